@@ -1,0 +1,76 @@
+import { Hono } from 'hono';
+import type { Clock } from '../store/clock.js';
+import type { Store } from '../store/store.js';
+import { apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
+import { openapiV2, openapiV3Document, openapiV3Index } from './openapi/index.js';
+import { parseResourcePath } from './paths.js';
+import { ResourceHandler } from './resources.js';
+import { ApiError, statusResponse } from './status.js';
+
+export interface AppOptions {
+  store: Store;
+  clock: Clock;
+  /** True when the bearer token (undefined when none was sent) may use the API. */
+  authenticate: (token: string | undefined) => boolean | Promise<boolean>;
+  /** Called after a committed write, so a reconcile pass can follow. */
+  onWrite?: (kind: string) => void;
+  /** Longest watch, in seconds (kube-apiserver's --min-request-timeout is 1800). */
+  maxWatchSeconds?: number;
+  bookmarkIntervalMs?: number;
+  /** How often a watch reads the change log when no local write woke it. */
+  pollIntervalMs?: number;
+}
+
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
+
+const notFoundPath = () => new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+
+export function createApp(opts: AppOptions): Hono {
+  const app = new Hono();
+  const resources = new ResourceHandler({
+    store: opts.store,
+    clock: opts.clock,
+    onWrite: opts.onWrite,
+    maxWatchSeconds: opts.maxWatchSeconds ?? 1800,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
+    pollIntervalMs: opts.pollIntervalMs ?? 2_000,
+  });
+
+  app.onError((err) => {
+    if (err instanceof ApiError) return statusResponse(err);
+    console.error('internal error:', err);
+    return statusResponse(new ApiError(500, 'InternalError', `Internal error occurred: ${err.message}`));
+  });
+  app.notFound(() => statusResponse(notFoundPath()));
+
+  app.use('*', async (c, next) => {
+    if (PUBLIC_PATHS.has(c.req.path)) return next();
+    const header = c.req.header('authorization');
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    if (!(await opts.authenticate(token))) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    return next();
+  });
+
+  for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
+  app.get('/version', (c) => c.json(SERVER_VERSION));
+  app.get('/api', (c) => c.json(apiVersions(new URL(c.req.url).host)));
+  app.get('/apis', (c) => c.json(apiGroupList()));
+  app.get('/api/:version', (c) => c.json(found(apiResourceList('', c.req.param('version')))));
+  app.get('/apis/:group/:version', (c) => c.json(found(apiResourceList(c.req.param('group'), c.req.param('version')))));
+  app.get('/openapi/v2', (c) => c.json(openapiV2()));
+  app.get('/openapi/v3', (c) => c.json(openapiV3Index()));
+  app.get('/openapi/v3/*', (c) => c.json(found(openapiV3Document(c.req.path.slice('/openapi/v3/'.length)))));
+
+  app.all('*', async (c) => {
+    const url = new URL(c.req.url);
+    const rp = parseResourcePath(url.pathname);
+    if (!rp) throw notFoundPath();
+    return resources.handle(c.req.raw, rp, url);
+  });
+  return app;
+}
+
+function found<T>(doc: T | undefined): T {
+  if (doc === undefined) throw notFoundPath();
+  return doc;
+}

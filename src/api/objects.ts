@@ -1,0 +1,268 @@
+import { apiVersionOf } from '../kinds/registry.js';
+import type { KindDef, KObject } from '../kinds/types.js';
+import { gracePeriodSeconds, markDeleted } from '../kinds/deletion.js';
+import { validateName } from '../kinds/validation.js';
+import type { Clock } from '../store/clock.js';
+import type { Store, WriteOp } from '../store/store.js';
+import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound } from './status.js';
+import { updateManagedFields } from './patch/index.js';
+
+// The write path shared by create, update, patch and delete: system fields, defaults,
+// validation, spec/status separation, generation, and the conditional write itself.
+
+export interface WriteContext {
+  store: Store;
+  clock: Clock;
+  /** Called after a committed write, so a reconcile pass can follow soon. */
+  onWrite?: (kind: string) => void;
+}
+
+export interface WriteOptions {
+  dryRun: boolean;
+  fieldManager: string;
+}
+
+/** Kinds whose status a create does not take from the client (their controllers and agents own it). */
+const STATUS_CLEARED_ON_CREATE = new Set(['Pod', 'Deployment', 'ReplicaSet', 'Service']);
+
+export function timestamp(clock: Clock): string {
+  return clock.now().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+function generatedName(prefix: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(5));
+  return prefix + Array.from(bytes, (b) => GENERATE_ALPHABET[b % GENERATE_ALPHABET.length]).join('');
+}
+
+/** Everything but metadata and status: what a change to bumps metadata.generation. */
+function specOf(obj: KObject): string {
+  const { metadata: _m, status: _s, ...rest } = obj;
+  return JSON.stringify(rest);
+}
+
+export function checkKind(def: KindDef, obj: Record<string, unknown>): void {
+  const apiVersion = apiVersionOf(def);
+  if (obj.kind === undefined && obj.apiVersion === undefined) {
+    obj.kind = def.kind;
+    obj.apiVersion = apiVersion;
+    return;
+  }
+  if (obj.kind !== def.kind || obj.apiVersion !== apiVersion) {
+    throw badRequest(`the API version in the data (${String(obj.apiVersion)}) and kind (${String(obj.kind)}) do not match the expected ${apiVersion} ${def.kind}`);
+  }
+}
+
+function checkMetadata(obj: Record<string, unknown>): KObject {
+  if (obj.metadata !== undefined && (typeof obj.metadata !== 'object' || obj.metadata === null || Array.isArray(obj.metadata))) {
+    throw badRequest('metadata must be an object');
+  }
+  return obj as KObject;
+}
+
+function validateObject(def: KindDef, obj: KObject, old?: KObject): void {
+  const name = obj.metadata?.name ?? '';
+  const causes = [
+    ...validateName(def.nameRule ?? 'subdomain', name).map((message) => ({ reason: 'FieldValueInvalid' as const, field: 'metadata.name', message: `Invalid value: "${name}": ${message}` })),
+    ...(def.validate?.(obj, old) ?? []),
+  ];
+  if (causes.length) throw invalid(def.kind, def.group, name, causes);
+}
+
+export class ObjectWriter {
+  constructor(private ctx: WriteContext) {}
+
+  private now(): string {
+    return timestamp(this.ctx.clock);
+  }
+
+  /** Validate and store a new object; returns it as stored. */
+  async create(def: KindDef, namespace: string | undefined, body: Record<string, unknown>, opts: WriteOptions): Promise<KObject> {
+    checkKind(def, body);
+    const obj = structuredClone(checkMetadata(body));
+    const meta = (obj.metadata ??= {});
+    if (def.namespaced) {
+      if (meta.namespace !== undefined && meta.namespace !== '' && meta.namespace !== namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = namespace;
+    } else {
+      delete meta.namespace;
+    }
+    if (!meta.name && meta.generateName) meta.name = generatedName(String(meta.generateName));
+    if (!meta.name) {
+      throw invalid(def.kind, def.group, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+    }
+    if (meta.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
+    meta.uid = crypto.randomUUID();
+    meta.creationTimestamp = this.now();
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    if (def.hasSpec) meta.generation = 1;
+    else delete meta.generation;
+    if (STATUS_CLEARED_ON_CREATE.has(def.kind)) obj.status = {};
+    def.defaults?.(obj);
+    validateObject(def, obj);
+    updateManagedFields(undefined, obj, { manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
+    if (opts.dryRun) return obj;
+
+    const [res] = await this.ctx.store.commit([{ op: 'create', object: obj, requireNamespace: def.namespaced }]);
+    if (!res.ok) {
+      if (def.namespaced) await this.requireLiveNamespace(String(namespace));
+      throw alreadyExists(def.plural, def.group, String(meta.name));
+    }
+    this.ctx.onWrite?.(def.kind);
+    return res.object!;
+  }
+
+  private async requireLiveNamespace(namespace: string): Promise<void> {
+    const ns = await this.ctx.store.get('Namespace', '', namespace);
+    if (!ns) throw notFound('namespaces', '', namespace);
+    if (ns.metadata?.deletionTimestamp) {
+      throw new ApiError(403, 'Forbidden', `unable to create new content in namespace ${namespace} because it is being terminated`, {
+        name: namespace,
+        kind: 'namespaces',
+      });
+    }
+  }
+
+  async read(def: KindDef, namespace: string | undefined, name: string): Promise<KObject> {
+    const obj = await this.ctx.store.get(def.kind, namespace ?? '', name);
+    if (!obj) throw notFound(def.plural, def.group, name);
+    return obj;
+  }
+
+  /**
+   * Replace `old` with `next` as the main resource (subresource undefined) or the status
+   * subresource. Fields the caller may not change there are taken from `old`.
+   */
+  prepareUpdate(def: KindDef, old: KObject, next: Record<string, unknown>, subresource: string | undefined, opts: WriteOptions): KObject {
+    checkKind(def, next);
+    const obj = structuredClone(checkMetadata(next));
+    const meta = (obj.metadata ??= {});
+    const oldMeta = old.metadata!;
+    if (meta.name !== undefined && meta.name !== oldMeta.name) {
+      throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${oldMeta.name})`);
+    }
+    if (def.namespaced && meta.namespace && meta.namespace !== oldMeta.namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    if (meta.uid && meta.uid !== oldMeta.uid) {
+      throw invalid(def.kind, def.group, String(oldMeta.name), [{ reason: 'FieldValueInvalid', field: 'metadata.uid', message: `Invalid value: "${String(meta.uid)}": field is immutable` }]);
+    }
+    if (meta.resourceVersion && meta.resourceVersion !== oldMeta.resourceVersion) {
+      throw conflict(def.plural, def.group, String(oldMeta.name));
+    }
+    if (subresource === 'status') {
+      // A status write changes status alone.
+      obj.metadata = { ...oldMeta };
+      for (const [k, v] of Object.entries(old)) if (k !== 'status' && k !== 'metadata') obj[k] = structuredClone(v);
+    } else {
+      const hasStatusResource = (def.subresources ?? []).includes('status');
+      if (hasStatusResource) {
+        if (old.status === undefined) delete obj.status;
+        else obj.status = structuredClone(old.status);
+      }
+      obj.metadata = {
+        ...meta,
+        name: oldMeta.name,
+        namespace: oldMeta.namespace,
+        uid: oldMeta.uid,
+        creationTimestamp: oldMeta.creationTimestamp,
+        deletionTimestamp: oldMeta.deletionTimestamp,
+        deletionGracePeriodSeconds: oldMeta.deletionGracePeriodSeconds,
+        generation: oldMeta.generation,
+        resourceVersion: oldMeta.resourceVersion,
+      };
+      for (const k of ['namespace', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'] as const) {
+        if (obj.metadata[k] === undefined) delete obj.metadata[k];
+      }
+    }
+    def.defaults?.(obj);
+    if (def.hasSpec && specOf(obj) !== specOf(old)) obj.metadata!.generation = (oldMeta.generation ?? 0) + 1;
+    validateObject(def, obj, old);
+    updateManagedFields(old, obj, { manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
+    return obj;
+  }
+
+  /**
+   * Store `obj` over `old` (conditional on old's resourceVersion). An object being deleted
+   * whose last finalizer went away is deleted instead.
+   */
+  async commitUpdate(def: KindDef, old: KObject, obj: KObject, opts: WriteOptions): Promise<KObject> {
+    if (JSON.stringify({ ...obj, metadata: { ...obj.metadata, managedFields: undefined } }) === JSON.stringify({ ...old, metadata: { ...old.metadata, managedFields: undefined } })) {
+      return old; // nothing changed: no write, same resourceVersion, as kube-apiserver does
+    }
+    if (opts.dryRun) return obj;
+    const rv = Number(old.metadata!.resourceVersion);
+    const finished = obj.metadata?.deletionTimestamp && !(obj.metadata.finalizers ?? []).length;
+    const op: WriteOp = finished
+      ? { op: 'delete', kind: def.kind, namespace: old.metadata!.namespace ?? '', name: String(old.metadata!.name), rv }
+      : { op: 'update', object: obj, rv };
+    const [res] = await this.ctx.store.commit([op]);
+    if (!res.ok) throw conflict(def.plural, def.group, String(old.metadata!.name));
+    this.ctx.onWrite?.(def.kind);
+    return res.object ?? { ...obj, metadata: { ...obj.metadata, resourceVersion: String(res.rv) } };
+  }
+
+  /**
+   * Delete as kube-apiserver does: objects with finalizers (or a propagation that needs
+   * one) and pods still running on a node are marked with deletionTimestamp; others go at once.
+   * Returns the object as last seen and whether it is gone.
+   */
+  async delete(def: KindDef, old: KObject, options: DeleteOptions, opts: WriteOptions): Promise<{ object: KObject; gone: boolean }> {
+    const meta = old.metadata!;
+    const pre = options.preconditions ?? {};
+    if (pre.uid && pre.uid !== meta.uid) {
+      throw conflict(def.plural, def.group, String(meta.name), `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid}`);
+    }
+    if (pre.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
+      throw conflict(def.plural, def.group, String(meta.name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`);
+    }
+    const policy = options.propagationPolicy ?? (options.orphanDependents ? 'Orphan' : 'Background');
+    if (!['Background', 'Foreground', 'Orphan'].includes(policy)) {
+      throw invalid('DeleteOptions', '', '', [{ reason: 'FieldValueNotSupported', field: 'propagationPolicy', message: `Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"` }]);
+    }
+    const finalizers = [...(meta.finalizers ?? [])];
+    if (policy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
+    if (policy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
+    // Namespaces always go through the namespace controller, which empties them first.
+    if (def.kind === 'Namespace' && !meta.deletionTimestamp) {
+      const obj = structuredClone(old);
+      obj.metadata!.deletionTimestamp = this.now();
+      obj.status = { ...(obj.status as object), phase: 'Terminating' };
+      return { object: await this.commitUpdate(def, old, obj, opts), gone: false };
+    }
+    if (options.gracePeriodSeconds !== undefined && (!Number.isInteger(options.gracePeriodSeconds) || options.gracePeriodSeconds < 0)) {
+      throw badRequest(`invalid gracePeriodSeconds: ${options.gracePeriodSeconds}`);
+    }
+    const grace = gracePeriodSeconds(def.kind, old, options.gracePeriodSeconds);
+    const added = finalizers.filter((f) => !(meta.finalizers ?? []).includes(f));
+    if (finalizers.length > 0 || grace > 0) {
+      if (meta.deletionTimestamp && added.length === 0 && grace >= (meta.deletionGracePeriodSeconds ?? 0)) {
+        return { object: old, gone: false }; // already being deleted
+      }
+      const obj = markDeleted(old, this.ctx.clock.now(), grace, added);
+      return { object: await this.commitUpdate(def, old, obj, opts), gone: false };
+    }
+    return this.deleteNow(def, old, opts);
+  }
+
+  private async deleteNow(def: KindDef, old: KObject, opts: WriteOptions): Promise<{ object: KObject; gone: boolean }> {
+    if (opts.dryRun) return { object: old, gone: true };
+    const meta = old.metadata!;
+    const [res] = await this.ctx.store.commit([{ op: 'delete', kind: def.kind, namespace: meta.namespace ?? '', name: String(meta.name), rv: Number(meta.resourceVersion) }]);
+    if (!res.ok) throw conflict(def.plural, def.group, String(meta.name));
+    this.ctx.onWrite?.(def.kind);
+    return { object: old, gone: true };
+  }
+}
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: string;
+  orphanDependents?: boolean;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: string[];
+}

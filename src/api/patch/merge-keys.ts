@@ -1,0 +1,100 @@
+// Patch strategies of the built-in kinds, read from the struct tags in k8s.io/api
+// (patchStrategy/patchMergeKey, +listType/+listMapKey, +structType=atomic).
+// Paths are field names joined by '.', with '[]' after a list to step into its
+// items: 'spec.containers[].ports'. A list not in the table is atomic: strategic
+// merge replaces it, server-side apply owns it whole. `$retainKeys` needs no
+// entry: the server honours it wherever a patch carries it.
+
+export interface FieldStrategy {
+  /** List of objects merged per item by this key (patchStrategy merge). */
+  key?: string;
+  /** Further list-map keys server-side apply uses, with the default the API server fills in. */
+  moreKeys?: Record<string, string>;
+  /** List of primitives merged as a set (patchStrategy merge / listType=set). */
+  set?: true;
+  /** Struct owned and replaced whole by server-side apply (+structType=atomic). */
+  atomic?: true;
+}
+
+export type StrategyTable = Record<string, FieldStrategy>;
+
+function under(prefix: string, table: StrategyTable): StrategyTable {
+  return Object.fromEntries(Object.entries(table).map(([path, s]) => [`${prefix}.${path}`, s]));
+}
+
+const objectMeta: StrategyTable = {
+  finalizers: { set: true },
+  ownerReferences: { key: 'uid' },
+};
+
+const container: StrategyTable = {
+  ports: { key: 'containerPort', moreKeys: { protocol: 'TCP' } },
+  env: { key: 'name' },
+  volumeMounts: { key: 'mountPath' },
+  volumeDevices: { key: 'devicePath' },
+};
+
+const podSpec: StrategyTable = {
+  volumes: { key: 'name' },
+  containers: { key: 'name' },
+  ...under('containers[]', container),
+  initContainers: { key: 'name' },
+  ...under('initContainers[]', container),
+  ephemeralContainers: { key: 'name' },
+  ...under('ephemeralContainers[]', container),
+  imagePullSecrets: { key: 'name' },
+  hostAliases: { key: 'ip' },
+  topologySpreadConstraints: { key: 'topologyKey' },
+  schedulingGates: { key: 'name' },
+  resourceClaims: { key: 'name' },
+  // tolerations, readinessGates: atomic
+};
+
+const conditions: StrategyTable = { conditions: { key: 'type' } };
+
+const podTemplateSpec: StrategyTable = { ...under('metadata', objectMeta), ...under('spec', podSpec) };
+
+/** The workload kinds whose spec carries a selector and a pod template. */
+const workload: StrategyTable = {
+  'spec.selector': { atomic: true },
+  ...under('spec.template', podTemplateSpec),
+  ...under('status', conditions),
+};
+
+const meta = under('metadata', objectMeta);
+
+export const STRATEGIES: Record<string, StrategyTable> = {
+  Pod: {
+    ...meta,
+    ...under('spec', podSpec),
+    ...under('status', conditions),
+    'status.podIPs': { key: 'ip' },
+    'status.hostIPs': { key: 'ip' },
+  },
+  Deployment: { ...meta, ...workload },
+  ReplicaSet: { ...meta, ...workload },
+  Service: {
+    ...meta,
+    'spec.ports': { key: 'port', moreKeys: { protocol: 'TCP' } },
+    ...under('status', conditions),
+  },
+  // spec.taints is +listType=atomic without a patch strategy: kubectl taint sends the whole list.
+  Node: {
+    ...meta,
+    'spec.podCIDRs': { set: true },
+    'status.conditions': { key: 'type' },
+    'status.addresses': { key: 'type' },
+  },
+  Namespace: { ...meta, ...under('status', conditions) },
+  ConfigMap: meta,
+  Secret: meta,
+  Endpoints: meta,
+  EndpointSlice: meta,
+  Event: meta,
+  Lease: meta,
+};
+
+/** The strategy table of a kind; empty (every list atomic) for kinds not listed. */
+export function strategiesOf(kind: string): StrategyTable {
+  return Object.hasOwn(STRATEGIES, kind) ? STRATEGIES[kind] : {};
+}

@@ -1,0 +1,41 @@
+// Every kind skiff serves. Adding a kind is one module plus one line here.
+import type { KindDef } from './types.js';
+import { namespace } from './namespace.js';
+import { node } from './node.js';
+import { pod } from './pod.js';
+import { service } from './service.js';
+import { endpoints } from './endpoints.js';
+import { event } from './event.js';
+import { configMap } from './configmap.js';
+import { secret } from './secret.js';
+import { deployment } from './deployment.js';
+import { replicaSet } from './replicaset.js';
+import { lease } from './lease.js';
+import { endpointSlice } from './endpointslice.js';
+
+export const kinds: readonly KindDef[] = [
+  namespace, node, pod, service, endpoints, event, configMap, secret,
+  deployment, replicaSet, lease, endpointSlice,
+];
+
+export function apiVersionOf(def: KindDef): string {
+  return def.group ? `${def.group}/${def.version}` : def.version;
+}
+
+const byPath = new Map(kinds.map((k) => [`${k.group}/${k.version}/${k.plural}`, k]));
+const byName = new Map(kinds.map((k) => [k.kind, k]));
+
+export function kindForResource(group: string, version: string, plural: string): KindDef | undefined {
+  return byPath.get(`${group}/${version}/${plural}`);
+}
+
+export function kindNamed(kind: string): KindDef | undefined {
+  return byName.get(kind);
+}
+
+/** Group/versions served, in discovery order. */
+export function groupVersions(): { group: string; version: string }[] {
+  const seen = new Map<string, { group: string; version: string }>();
+  for (const k of kinds) seen.set(`${k.group}/${k.version}`, { group: k.group, version: k.version });
+  return [...seen.values()];
+}

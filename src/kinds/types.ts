@@ -1,0 +1,84 @@
+// The shape every kind module fills in. The registry (./registry.ts) drives
+// everything generic (routing, discovery, validation, tables, selectors).
+
+/** Any Kubernetes object as JSON. */
+export interface KObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  [key: string]: unknown;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string | null;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  managedFields?: unknown[];
+  [key: string]: unknown;
+}
+
+/** One field error, as metav1.StatusCause. `type` is Kubernetes' FieldValueXxx reason. */
+export interface Cause {
+  reason: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueTypeInvalid' | 'FieldValueNotFound';
+  field: string;
+  message: string;
+}
+
+export interface TableColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  format?: string;
+  description: string;
+  /** 0: always shown; 1: only with -o wide. */
+  priority: number;
+}
+
+/** Cells of one table row; `now` is the clock's current time (for AGE columns use ages.ts). */
+export type RowFn = (obj: any, now: Date) => unknown[];
+
+export interface KindDef {
+  kind: string;
+  group: string; // '' for core
+  version: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  categories?: string[];
+  /** Verbs served on the main resource; defaults to all. */
+  verbs?: string[];
+  /** Subresources served: 'status', 'scale', 'binding', 'eviction'. */
+  subresources?: string[];
+  /** metadata.name rule: DNS-1123 subdomain (most kinds) or label (namespaces, services). */
+  nameRule?: 'subdomain' | 'label';
+  /** True where spec changes bump metadata.generation (kinds with a spec). */
+  hasSpec?: boolean;
+  /** Apply Kubernetes' defaults in place (create and update). */
+  defaults?(obj: any): void;
+  /** Validate a whole object (after defaults). `old` is set on update. */
+  validate?(obj: any, old?: any): Cause[];
+  /** Table columns and the row for one object (NAME is first and filled by the caller when the column list starts with Name). */
+  columns: TableColumn[];
+  row: RowFn;
+  /** Extra field selectors beyond metadata.name / metadata.namespace. */
+  fields?: Record<string, (obj: any) => string | undefined>;
+}

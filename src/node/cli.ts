@@ -1,0 +1,175 @@
+// The `skiff` command line. Every flag is declared once in FLAGS (with its env variable and
+// default); each command lists the flags it takes, and usage is generated from both.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readToken } from './certs.js';
+import { readKubeconfig } from './kubeconfig.js';
+import { serve } from './serve.js';
+
+interface FlagSpec {
+  type: 'string' | 'boolean';
+  help: string;
+  short?: string;
+  env?: string;
+  default?: string;
+  placeholder?: string;
+}
+
+const FLAGS = {
+  data: {
+    type: 'string',
+    placeholder: 'DIR',
+    env: 'SKIFF_DATA',
+    default: '.skiff',
+    help: 'data folder: database, certificates, admin token, kubeconfig',
+  },
+  listen: {
+    type: 'string',
+    placeholder: 'HOST:PORT',
+    env: 'SKIFF_LISTEN',
+    default: '127.0.0.1:6443',
+    help: 'address to serve HTTPS on (port 0 picks a free port)',
+  },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+} satisfies Record<string, FlagSpec>;
+
+type FlagName = keyof typeof FLAGS;
+type FlagValues = Partial<Record<FlagName, string | boolean>>;
+
+interface Command {
+  summary: string;
+  flags: FlagName[];
+  /** Resolves with the exit code, or never for a command that runs until signalled. */
+  run(flags: FlagValues): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    summary: 'run the Kubernetes API server over HTTPS (what `npm start` runs)',
+    flags: ['data', 'listen'],
+    run: runServe,
+  },
+  token: {
+    summary: 'print the admin bearer token',
+    flags: ['data'],
+    run: async (flags) => {
+      const dir = resolve(String(flags.data));
+      const token = readToken(dir);
+      if (!token) return fail(`no token in ${dir}; run \`skiff serve\` first`);
+      process.stdout.write(token + '\n');
+      return 0;
+    },
+  },
+  kubeconfig: {
+    summary: 'print the admin kubeconfig',
+    flags: ['data'],
+    run: async (flags) => {
+      const dir = resolve(String(flags.data));
+      const kubeconfig = readKubeconfig(dir);
+      if (!kubeconfig) return fail(`no kubeconfig in ${dir}; run \`skiff serve\` first`);
+      process.stdout.write(kubeconfig);
+      return 0;
+    },
+  },
+};
+
+async function runServe(flags: FlagValues): Promise<number> {
+  const server = await serve({ data: String(flags.data), listen: String(flags.listen) });
+  process.stdout.write(
+    `skiff serving ${server.url}\n` +
+      `  kubeconfig: ${server.kubeconfigPath}\n` +
+      `  try: KUBECONFIG=${server.kubeconfigPath} kubectl get nodes\n`,
+  );
+  // A stray rejection is logged rather than taking the whole control plane down.
+  process.on('unhandledRejection', (err) => console.error('skiff: unhandled rejection:', err));
+  return new Promise<number>((done) => {
+    const stop = (signal: NodeJS.Signals) => {
+      // A second signal gets Node's default handling: immediate exit.
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      process.stdout.write(`skiff: ${signal}, shutting down\n`);
+      server.close().then(
+        () => done(0),
+        (err: unknown) => {
+          console.error('skiff: shutdown failed:', err);
+          done(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+function usage(command?: string): string {
+  const names: FlagName[] = command ? [...COMMANDS[command]!.flags, 'help'] : (Object.keys(FLAGS) as FlagName[]);
+  const flagLines = names.map((name) => {
+    const spec: FlagSpec = FLAGS[name];
+    const left = (spec.short ? `-${spec.short}, ` : '') + `--${name}` + (spec.placeholder ? ` ${spec.placeholder}` : '');
+    const extra = [spec.env && `env ${spec.env}`, spec.default && `default ${spec.default}`].filter(Boolean).join(', ');
+    return `  ${left.padEnd(22)} ${spec.help}${extra ? ` (${extra})` : ''}`;
+  });
+  const head = command
+    ? `Usage: skiff ${command} [flags]\n\n${COMMANDS[command]!.summary}\n`
+    : 'Usage: skiff <command> [flags]\n\nCommands:\n' +
+      Object.entries(COMMANDS)
+        .map(([name, c]) => `  ${name.padEnd(22)} ${c.summary}`)
+        .join('\n') +
+      '\n';
+  return `${head}\nFlags:\n${flagLines.join('\n')}\n`;
+}
+
+function parseFlags(command: string, args: string[]): FlagValues {
+  const names = [...COMMANDS[command]!.flags, 'help'] as FlagName[];
+  const options = Object.fromEntries(
+    names.map((name) => {
+      const spec: FlagSpec = FLAGS[name];
+      return [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}) }];
+    }),
+  );
+  const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+  const flags: FlagValues = {};
+  for (const name of names) {
+    const spec: FlagSpec = FLAGS[name];
+    flags[name] = values[name] ?? (spec.env ? process.env[spec.env] || undefined : undefined) ?? spec.default;
+  }
+  return flags;
+}
+
+function fail(message: string): number {
+  process.stderr.write(`skiff: ${message}\n`);
+  return 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process[command ? 'stdout' : 'stderr'].write(usage());
+    return command ? 0 : 2;
+  }
+  const cmd = COMMANDS[command];
+  if (!cmd) {
+    process.stderr.write(`skiff: unknown command "${command}"\n\n${usage()}`);
+    return 2;
+  }
+  let flags: FlagValues;
+  try {
+    flags = parseFlags(command, rest);
+  } catch (err) {
+    process.stderr.write(`skiff: ${(err as Error).message}\n\n${usage(command)}`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(usage(command));
+    return 0;
+  }
+  try {
+    return await cmd.run(flags);
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
+// serve's open handles are closed by then; exit now so a lingering timer cannot keep us alive.
+process.exit();

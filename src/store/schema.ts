@@ -1,0 +1,48 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+// Every object, whole, as JSON (without metadata.resourceVersion, which is the `rv` column).
+// The other columns are derived from it for the queries that filter on them.
+export const objects = sqliteTable(
+  'objects',
+  {
+    kind: text('kind').notNull(),
+    namespace: text('namespace').notNull(),
+    name: text('name').notNull(),
+    uid: text('uid').notNull(),
+    rv: integer('rv').notNull(),
+    // uid of the controller ownerReference, written with the object (generated columns cannot search arrays)
+    ownerUid: text('owner_uid'),
+    object: text('object').notNull(),
+    nodeName: text('node_name').generatedAlwaysAs(sql`json_extract(object, '$.spec.nodeName')`, { mode: 'virtual' }),
+    phase: text('phase').generatedAlwaysAs(sql`json_extract(object, '$.status.phase')`, { mode: 'virtual' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.kind, t.namespace, t.name] }),
+    uniqueIndex('objects_uid').on(t.uid),
+    index('objects_owner').on(t.ownerUid),
+    index('objects_node').on(t.kind, t.nodeName),
+  ],
+);
+
+// The change log: one row per write. `rev` is the global revision; an object's resourceVersion is
+// the rev of its last change. Rows are written by triggers on `objects` (see the migrations).
+export const changes = sqliteTable(
+  'changes',
+  {
+    rev: integer('rev').primaryKey(),
+    kind: text('kind').notNull(),
+    namespace: text('namespace').notNull(),
+    name: text('name').notNull(),
+    type: text('type', { enum: ['ADDED', 'MODIFIED', 'DELETED'] }).notNull(),
+    object: text('object').notNull(),
+  },
+  (t) => [index('changes_kind').on(t.kind, t.rev)],
+);
+
+// Single rows: the current revision, and the newest revision compaction dropped.
+export const revision = sqliteTable('revision', {
+  id: integer('id').primaryKey(),
+  rev: integer('rev').notNull(),
+  compacted: integer('compacted').notNull(),
+});

@@ -1,0 +1,233 @@
+import type { Client, InStatement, ResultSet } from '@libsql/client';
+import type { KObject } from '../kinds/types.js';
+import type { Clock } from './clock.js';
+
+/** A write, conditional on the resourceVersion that was read (`rv`); create is conditional on absence. */
+export type WriteOp =
+  | { op: 'create'; object: KObject; requireNamespace?: boolean }
+  | { op: 'update'; object: KObject; rv: number }
+  | { op: 'delete'; kind: string; namespace: string; name: string; rv: number };
+
+/** Outcome of one write: the object as stored (with its new resourceVersion), or `conflict` when its condition failed. */
+export type WriteResult = { ok: true; object?: KObject; rv: number } | { ok: false };
+
+export interface ChangeEvent {
+  rev: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: KObject;
+}
+
+export interface ListQuery {
+  namespace?: string;
+  /** Only objects after this namespace/name key (for continue tokens). */
+  after?: [string, string];
+  limit?: number;
+  /** Extra SQL conditions over the `objects` columns, ANDed (e.g. label selectors). */
+  where?: { sql: string; args: (string | number)[] }[];
+}
+
+export class CompactedError extends Error {
+  constructor(readonly compacted: number) {
+    super(`resourceVersion is older than the oldest kept change (${compacted})`);
+  }
+}
+
+const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+function parse(rv: unknown, json: unknown): KObject {
+  const obj = JSON.parse(String(json)) as KObject;
+  obj.metadata = { ...obj.metadata, resourceVersion: String(rv) };
+  return obj;
+}
+
+/** The JSON stored: the object without its resourceVersion, which lives in the `rv` column. */
+function serialise(obj: KObject): string {
+  const { resourceVersion: _rv, ...metadata } = obj.metadata ?? {};
+  return JSON.stringify({ ...obj, metadata });
+}
+
+function controllerUid(obj: KObject): string | null {
+  return obj.metadata?.ownerReferences?.find((o) => o.controller)?.uid ?? null;
+}
+
+function keyOf(obj: KObject): [string, string, string] {
+  return [String(obj.kind), obj.metadata?.namespace ?? '', String(obj.metadata?.name)];
+}
+
+/**
+ * The object store over libSQL. Each public call is one database round trip
+ * (one `execute` or one `batch`); `commit` writes many objects in one.
+ */
+export class Store {
+  private listeners = new Set<() => void>();
+  /** Round trips issued, for tests and benchmarks that count them. */
+  roundTrips = 0;
+
+  constructor(
+    readonly client: Client,
+    readonly clock: Clock,
+  ) {}
+
+  /** Create the namespaces Kubernetes starts with. Idempotent. */
+  async init(): Promise<void> {
+    const now = this.clock.now().toISOString().replace(/\.\d+Z$/, 'Z');
+    await this.batch(
+      BUILTIN_NAMESPACES.map((name) => {
+        const uid = crypto.randomUUID();
+        const ns = {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name, uid, creationTimestamp: now, labels: { 'kubernetes.io/metadata.name': name } },
+          spec: { finalizers: ['kubernetes'] },
+          status: { phase: 'Active' },
+        };
+        return {
+          sql: 'INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object) VALUES (?, ?, ?, ?, 0, NULL, ?)',
+          args: ['Namespace', '', name, uid, serialise(ns)],
+        };
+      }),
+      'write',
+    );
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Called after every committed write (watchers in this process wake on it). */
+  onCommit(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async batch(stmts: InStatement[], mode: 'read' | 'write'): Promise<ResultSet[]> {
+    this.roundTrips++;
+    return this.client.batch(stmts, mode);
+  }
+
+  async get(kind: string, namespace: string, name: string): Promise<KObject | undefined> {
+    this.roundTrips++;
+    const rs = await this.client.execute({
+      sql: 'SELECT rv, object FROM objects WHERE kind = ? AND namespace = ? AND name = ?',
+      args: [kind, namespace, name],
+    });
+    const row = rs.rows[0];
+    return row ? parse(row.rv, row.object) : undefined;
+  }
+
+  /** Objects of a kind in namespace/name order, and the revision they were read at. */
+  async list(kind: string, q: ListQuery = {}): Promise<{ items: KObject[]; rev: number; more: boolean }> {
+    const where = ['kind = ?'];
+    const args: (string | number)[] = [kind];
+    if (q.namespace !== undefined) {
+      where.push('namespace = ?');
+      args.push(q.namespace);
+    }
+    if (q.after) {
+      where.push('(namespace, name) > (?, ?)');
+      args.push(...q.after);
+    }
+    for (const w of q.where ?? []) {
+      where.push(w.sql);
+      args.push(...w.args);
+    }
+    let sql = `SELECT rv, object FROM objects WHERE ${where.join(' AND ')} ORDER BY namespace, name`;
+    if (q.limit) {
+      sql += ' LIMIT ?';
+      args.push(q.limit + 1);
+    }
+    const [rows, rev] = await this.batch([{ sql, args }, 'SELECT rev FROM revision WHERE id = 1'], 'read');
+    const items = rows.rows.map((r) => parse(r.rv, r.object));
+    const more = q.limit !== undefined && items.length > q.limit;
+    if (more) items.pop();
+    return { items, rev: Number(rev.rows[0].rev), more };
+  }
+
+  /**
+   * Several queries in one round trip, for controllers. Each must select `rv, object`
+   * from `objects` (any filter or join); results come back as objects.
+   */
+  async query(stmts: InStatement[]): Promise<KObject[][]> {
+    const rs = await this.batch(stmts, 'read');
+    return rs.map((r) => r.rows.map((row) => parse(row.rv, row.object)));
+  }
+
+  /** The current global revision. */
+  async revision(): Promise<{ rev: number; compacted: number }> {
+    this.roundTrips++;
+    const rs = await this.client.execute('SELECT rev, compacted FROM revision WHERE id = 1');
+    return { rev: Number(rs.rows[0].rev), compacted: Number(rs.rows[0].compacted) };
+  }
+
+  /**
+   * Apply writes in one round trip and one transaction. Each write is conditional on its own
+   * resourceVersion; one failing condition does not stop the others.
+   */
+  async commit(ops: WriteOp[]): Promise<WriteResult[]> {
+    if (ops.length === 0) return [];
+    const stmts: InStatement[] = [];
+    for (const w of ops) {
+      if (w.op === 'delete') {
+        stmts.push({
+          sql: 'DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?',
+          args: [w.kind, w.namespace, w.name, w.rv],
+        });
+      } else if (w.op === 'create') {
+        const args = [...keyOf(w.object), String(w.object.metadata?.uid), controllerUid(w.object), serialise(w.object)];
+        // Namespaced objects are created only in a namespace that exists and is not terminating.
+        const live = w.requireNamespace
+          ? " WHERE EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)"
+          : '';
+        stmts.push({
+          sql: `INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object) SELECT ?, ?, ?, ?, 0, ?, ?${live}`,
+          args: w.requireNamespace ? [...args, w.object.metadata?.namespace ?? ''] : args,
+        });
+      } else {
+        stmts.push({
+          sql: 'UPDATE objects SET object = ?, owner_uid = ? WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?',
+          args: [serialise(w.object), controllerUid(w.object), ...keyOf(w.object), w.rv],
+        });
+      }
+      stmts.push('SELECT rev FROM revision WHERE id = 1');
+    }
+    const rs = await this.batch(stmts, 'write');
+    const results = ops.map((w, i): WriteResult => {
+      if (rs[2 * i].rowsAffected !== 1) return { ok: false };
+      const rv = Number(rs[2 * i + 1].rows[0].rev);
+      if (w.op === 'delete') return { ok: true, rv };
+      return { ok: true, rv, object: { ...w.object, metadata: { ...w.object.metadata, resourceVersion: String(rv) } } };
+    });
+    if (results.some((r) => r.ok)) for (const l of this.listeners) l();
+    return results;
+  }
+
+  /** Changes of a kind after `rev`, oldest first; throws CompactedError when `rev` is older than what is kept. */
+  async changesSince(kind: string, rev: number, namespace?: string, limit = 1000): Promise<{ events: ChangeEvent[]; rev: number }> {
+    const args: (string | number)[] = [kind, rev];
+    let sql = 'SELECT rev, type, object FROM changes WHERE kind = ? AND rev > ?';
+    if (namespace !== undefined) {
+      sql += ' AND namespace = ?';
+      args.push(namespace);
+    }
+    sql += ' ORDER BY rev LIMIT ?';
+    args.push(limit);
+    const [changes, head] = await this.batch([{ sql, args }, 'SELECT rev, compacted FROM revision WHERE id = 1'], 'read');
+    const compacted = Number(head.rows[0].compacted);
+    if (rev < compacted) throw new CompactedError(compacted);
+    const events = changes.rows.map((r) => ({ rev: Number(r.rev), type: r.type as ChangeEvent['type'], object: parse(r.rev, r.object) }));
+    // When the page is full, the caller resumes from its last event rather than from the head.
+    const upTo = events.length === limit ? events[events.length - 1].rev : Number(head.rows[0].rev);
+    return { events, rev: upTo };
+  }
+
+  /** Drop change-log rows older than the newest `keep`; watches from before them get 410 Gone. */
+  async compact(keep: number): Promise<void> {
+    await this.batch(
+      [
+        { sql: 'UPDATE revision SET compacted = MAX(compacted, rev - ?) WHERE id = 1', args: [keep] },
+        'DELETE FROM changes WHERE rev <= (SELECT compacted FROM revision WHERE id = 1)',
+      ],
+      'write',
+    );
+  }
+}

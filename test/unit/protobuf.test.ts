@@ -1,0 +1,450 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ProtobufError, decodeProtobuf } from '../../src/api/protobuf.js';
+import { KINDS, MESSAGES, isScalar, isSpecial, messageFields } from '../../src/api/protobuf-schema.js';
+import {
+  FIXTURE_COMMANDS,
+  dryRunJson,
+  kubectlAvailable,
+  protobufBody,
+  runKubectl,
+} from '../fixtures/protobuf/kubectl-capture.js';
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/protobuf');
+const fixture = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, `${name}.bin`)));
+const CREATE_FIXTURES = Object.keys(FIXTURE_COMMANDS).filter((n) => FIXTURE_COMMANDS[n][0] === 'create');
+const ALL_FIXTURES = Object.keys(FIXTURE_COMMANDS);
+
+/** kubectl's JSON without its nulls (`creationTimestamp: null`), which the decoder drops. */
+function withoutNulls(json: string): unknown {
+  return JSON.parse(json, (_key, value) => (value === null ? undefined : value));
+}
+
+// A minimal protobuf encoder, to build bodies with field numbers read off generated.proto.
+type Bytes = number[];
+function varint(n: number | bigint): Bytes {
+  let v = BigInt.asUintN(64, BigInt(n));
+  const out: Bytes = [];
+  do {
+    const low = Number(v & 0x7fn);
+    v >>= 7n;
+    out.push(v ? low | 0x80 : low);
+  } while (v);
+  return out;
+}
+const tag = (field: number, wire: number) => varint((field << 3) | wire);
+/** A varint field (int32, int64, bool). */
+const num = (field: number, n: number | bigint | boolean) => [...tag(field, 0), ...varint(typeof n === 'boolean' ? Number(n) : n)];
+/** A length-delimited field: a string, raw bytes, or a message built from fields. */
+const len = (field: number, content: string | Bytes) => {
+  const bytes = typeof content === 'string' ? [...new TextEncoder().encode(content)] : content;
+  return [...tag(field, 2), ...varint(bytes.length), ...bytes];
+};
+const msg = (field: number, ...fields: Bytes[]) => len(field, fields.flat());
+const entry = (field: number, key: string, value: string | Bytes) => msg(field, len(1, key), len(2, value));
+const MAGIC = [0x6b, 0x38, 0x73, 0x00];
+const body = (apiVersion: string, kind: string, ...fields: Bytes[]) =>
+  new Uint8Array([...MAGIC, ...msg(1, len(1, apiVersion), len(2, kind)), ...msg(2, ...fields), ...len(3, ''), ...len(4, '')]);
+
+function decodeError(bytes: Uint8Array): string {
+  try {
+    decodeProtobuf(bytes);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProtobufError);
+    return (e as Error).message;
+  }
+  throw new Error('decoded without error');
+}
+
+describe('bodies captured from kubectl 1.32', () => {
+  it.each(CREATE_FIXTURES)('%s decodes to what kubectl --dry-run=client -o json prints', (name) => {
+    const expected = withoutNulls(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as Record<string, unknown>;
+    const decoded = decodeProtobuf(fixture(name));
+    expect(decoded.object).toEqual(expected);
+    expect(decoded.apiVersion).toBe(expected.apiVersion);
+    expect(decoded.kind).toBe(expected.kind);
+  });
+
+  it('create deployment web --image=nginx --replicas=3 --port=80', () => {
+    expect(decodeProtobuf(fixture('deployment'))).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      object: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', labels: { app: 'web' } },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'nginx', image: 'nginx', ports: [{ containerPort: 80 }], resources: {} }] },
+          },
+          strategy: {},
+        },
+        status: {},
+      },
+    });
+  });
+
+  it('create secret generic s --from-literal=k=v carries data as base64', () => {
+    expect(decodeProtobuf(fixture('secret')).object.data).toEqual({ k: btoa('v') });
+  });
+
+  it('drain sends DeleteOptions', () => {
+    expect(decodeProtobuf(fixture('drain-delete')).object).toEqual({
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      gracePeriodSeconds: 30,
+    });
+    expect(decodeProtobuf(fixture('drain-dry-run')).object).toEqual({
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      dryRun: ['All'],
+    });
+  });
+});
+
+describe('decoding', () => {
+  it('decodes a Pod spec with containers, probes, env, volumes, tolerations and affinity', () => {
+    const container = [
+      len(1, 'app'),
+      len(2, 'nginx:1.27'),
+      len(3, 'sh'),
+      len(3, '-c'),
+      len(4, ''),
+      msg(6, len(1, 'http'), num(3, 8080), len(4, 'TCP')),
+      msg(7, len(1, 'MODE'), len(2, 'prod')),
+      msg(7, len(1, 'EMPTY')),
+      msg(7, len(1, 'FROM_CM'), msg(3, msg(3, msg(1, len(1, 'cm')), len(2, 'key'), num(3, false)))),
+      msg(7, len(1, 'FROM_SECRET'), msg(3, msg(4, msg(1, len(1, 'sec')), len(2, 'pw')))),
+      msg(7, len(1, 'NODE'), msg(3, msg(1, len(1, 'v1'), len(2, 'spec.nodeName')))),
+      msg(8, entry(1, 'cpu', len(1, '500m')), entry(2, 'memory', len(1, '64Mi'))),
+      msg(9, len(1, 'data'), num(2, true), len(3, '/data')),
+      msg(10, msg(1, msg(2, len(1, '/healthz'), msg(2, num(1, 1), len(3, 'http')))), num(2, 5), num(4, 0)),
+      msg(11, msg(1, msg(3, msg(1, num(2, 8080)))), num(7, 0)),
+      msg(22, msg(1, msg(1, len(1, 'true')))),
+      num(16, false),
+    ];
+    const spec = [
+      msg(1, len(1, 'data'), msg(2, msg(2))),
+      msg(1, len(1, 'cfg'), msg(2, msg(19, msg(1, len(1, 'cm')), num(3, 0o644)))),
+      msg(1, len(1, 'sec'), msg(2, msg(6, len(1, 'sec'), msg(2, len(1, 'k'), len(2, 'p'))))),
+      msg(1, len(1, 'host'), msg(2, msg(1, len(1, '/var/log'), len(2, '')))),
+      msg(20, len(1, 'init'), len(2, 'busybox'), msg(8)),
+      msg(2, ...container),
+      entry(7, 'disk', 'ssd'),
+      msg(22, len(1, 'node.kubernetes.io/unreachable'), len(2, 'Exists'), len(4, 'NoExecute'), num(5, 0)),
+      msg(
+        18,
+        msg(1, msg(1, msg(1, msg(1, len(1, 'zone'), len(2, 'In'), len(3, 'a'), len(3, 'b'))))),
+      ),
+      num(25, -5),
+      num(11, false),
+      len(3, 'Always'),
+      msg(14, num(5, 1000), num(4, 2000), len(4, [...varint(3000), ...varint(4000)])),
+    ];
+    const pod = decodeProtobuf(body('v1', 'Pod', msg(1, len(1, 'p'), len(3, 'default')), msg(2, ...spec), msg(3)));
+    expect(pod.object).toEqual({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'default' },
+      spec: {
+        volumes: [
+          { name: 'data', emptyDir: {} },
+          { name: 'cfg', configMap: { name: 'cm', defaultMode: 0o644 } },
+          { name: 'sec', secret: { secretName: 'sec', items: [{ key: 'k', path: 'p' }] } },
+          { name: 'host', hostPath: { path: '/var/log', type: '' } },
+        ],
+        initContainers: [{ name: 'init', image: 'busybox', resources: {} }],
+        containers: [
+          {
+            name: 'app',
+            image: 'nginx:1.27',
+            command: ['sh', '-c'],
+            args: [''],
+            ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+            env: [
+              { name: 'MODE', value: 'prod' },
+              { name: 'EMPTY' },
+              { name: 'FROM_CM', valueFrom: { configMapKeyRef: { name: 'cm', key: 'key', optional: false } } },
+              { name: 'FROM_SECRET', valueFrom: { secretKeyRef: { name: 'sec', key: 'pw' } } },
+              { name: 'NODE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } } },
+            ],
+            resources: { limits: { cpu: '500m' }, requests: { memory: '64Mi' } },
+            volumeMounts: [{ name: 'data', readOnly: true, mountPath: '/data' }],
+            livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 5 },
+            readinessProbe: { tcpSocket: { port: 8080 }, terminationGracePeriodSeconds: 0 },
+            startupProbe: { exec: { command: ['true'] } },
+          },
+        ],
+        nodeSelector: { disk: 'ssd' },
+        tolerations: [
+          { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 0 },
+        ],
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }] }],
+            },
+          },
+        },
+        priority: -5,
+        restartPolicy: 'Always',
+        securityContext: { fsGroup: 1000, supplementalGroups: [2000, 3000, 4000] },
+      },
+      status: {},
+    });
+  });
+
+  it('keeps zero values of pointer fields and drops those of plain fields', () => {
+    const strategy = msg(4, len(1, 'RollingUpdate'), msg(2, msg(1, num(1, 1), len(3, '25%')), msg(2, num(1, 0))));
+    const spec = msg(2, num(1, 0), num(5, 0), num(7, false), num(6, 0), strategy, msg(3, msg(2)));
+    const d = decodeProtobuf(body('apps/v1', 'Deployment', msg(1, len(1, 'web'), len(2, ''), num(7, 0)), spec));
+    expect(d.object).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      spec: {
+        replicas: 0,
+        revisionHistoryLimit: 0,
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: 0 } },
+        template: { spec: {} },
+      },
+    });
+  });
+
+  it('decodes ObjectMeta: timestamps, maps, owner references, finalizers, managed fields', () => {
+    const meta = msg(
+      1,
+      len(1, 'x'),
+      len(2, 'x-'),
+      num(7, -1),
+      msg(8, num(1, 1700000000), num(2, 5)),
+      msg(9),
+      num(10, 0),
+      entry(11, 'app', ''),
+      entry(11, '__proto__', 'p'),
+      entry(12, 'note', 'a'),
+      entry(12, 'note', 'b'),
+      msg(13, len(5, 'apps/v1'), len(1, 'ReplicaSet'), len(3, 'rs'), len(4, 'u1'), num(6, true), num(7, false)),
+      len(14, 'example.com/f'),
+      msg(17, len(1, 'kubectl'), len(2, 'Update'), len(6, 'FieldsV1'), msg(7, len(1, '{"f:metadata":{}}'))),
+    );
+    const obj = decodeProtobuf(body('v1', 'ConfigMap', meta)).object;
+    const metadata = obj.metadata as Record<string, unknown>;
+    expect(metadata).toEqual({
+      name: 'x',
+      generateName: 'x-',
+      generation: -1,
+      creationTimestamp: '2023-11-14T22:13:20Z',
+      deletionGracePeriodSeconds: 0,
+      labels: { app: '', ['__proto__']: 'p' },
+      annotations: { note: 'b' },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'u1', controller: true, blockOwnerDeletion: false },
+      ],
+      finalizers: ['example.com/f'],
+      managedFields: [
+        { manager: 'kubectl', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': {} } },
+      ],
+    });
+    const labels = metadata.labels as Record<string, unknown>;
+    expect(Object.getPrototypeOf(labels)).toBe(Object.prototype);
+    expect(Object.keys(labels)).toEqual(['app', '__proto__']);
+  });
+
+  it('decodes Secret and ConfigMap bytes as base64 and a Service spec', () => {
+    const binary = [0x00, 0xff, 0xfe, 0x80];
+    const secret = decodeProtobuf(
+      body('v1', 'Secret', msg(1, len(1, 's')), entry(2, 'bin', binary), entry(4, 'plain', 'text'), len(3, 'Opaque'), num(5, false)),
+    );
+    expect(secret.object).toEqual({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's' },
+      data: { bin: 'AP/+gA==' },
+      stringData: { plain: 'text' },
+      type: 'Opaque',
+      immutable: false,
+    });
+    const cm = decodeProtobuf(body('v1', 'ConfigMap', entry(3, 'b', binary), entry(2, 'k', '')));
+    expect(cm.object).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', binaryData: { b: 'AP/+gA==' }, data: { k: '' } });
+    const svc = decodeProtobuf(
+      body('v1', 'Service', msg(2, msg(1, len(1, 'web'), num(3, 80), msg(4, num(1, 1), len(3, 'http')), num(5, 0)), len(4, 'NodePort'))),
+    );
+    expect(svc.object.spec).toEqual({ ports: [{ name: 'web', port: 80, targetPort: 'http' }], type: 'NodePort' });
+  });
+
+  it('decodes DeleteOptions with every field, under any apiVersion that carries it', () => {
+    const fields = [num(1, 0), msg(2, len(1, 'uid-1'), len(2, '42')), num(3, false), len(4, 'Foreground'), len(5, 'All')];
+    for (const apiVersion of ['v1', 'apps/v1', 'meta.k8s.io/v1']) {
+      expect(decodeProtobuf(body(apiVersion, 'DeleteOptions', ...fields)).object).toEqual({
+        apiVersion,
+        kind: 'DeleteOptions',
+        gracePeriodSeconds: 0,
+        preconditions: { uid: 'uid-1', resourceVersion: '42' },
+        orphanDependents: false,
+        propagationPolicy: 'Foreground',
+        dryRun: ['All'],
+      });
+    }
+  });
+
+  it('skips unknown fields of every wire type, in objects and in the envelope', () => {
+    const unknown = [
+      ...num(99, 7),
+      ...tag(98, 1), ...[1, 2, 3, 4, 5, 6, 7, 8],
+      ...len(97, 'whatever'),
+      ...tag(96, 5), ...[1, 2, 3, 4],
+    ];
+    const raw = [...msg(1, len(1, 'x'), unknown), ...unknown];
+    const bytes = new Uint8Array([...MAGIC, ...unknown, ...msg(1, len(1, 'v1'), len(2, 'Namespace'), unknown), ...len(2, raw)]);
+    expect(decodeProtobuf(bytes).object).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } });
+  });
+
+  it('merges a repeated message field and lets the last scalar win, as protobuf does', () => {
+    const bytes = body('v1', 'Namespace', msg(1, len(1, 'a'), entry(11, 'x', '1')), msg(1, len(1, 'b'), entry(11, 'y', '2')));
+    expect(decodeProtobuf(bytes).object.metadata).toEqual({ name: 'b', labels: { x: '1', y: '2' } });
+    const cleared = body('v1', 'Namespace', msg(1, len(1, 'a'), len(1, '')));
+    expect(decodeProtobuf(cleared).object.metadata).toEqual({});
+  });
+
+  it('drops a zero Time and prints the year-1 edge as RFC 3339', () => {
+    const at = (seconds: bigint) => decodeProtobuf(body('v1', 'Namespace', msg(1, msg(8, num(1, seconds))))).object.metadata;
+    expect(at(-62135596800n)).toEqual({});
+    expect(at(-62135596799n)).toEqual({ creationTimestamp: '0001-01-01T00:00:01Z' });
+    expect(at(253402300799n)).toEqual({ creationTimestamp: '9999-12-31T23:59:59Z' });
+    expect(at(0n)).toEqual({ creationTimestamp: '1970-01-01T00:00:00Z' });
+  });
+});
+
+describe('malformed input', () => {
+  const ns = (...fields: Bytes[]) => body('v1', 'Namespace', ...fields);
+  it.each([
+    ['no magic', new Uint8Array([0x6b, 0x38, 0x73, 0x01, 0x0a, 0x00]), /magic/],
+    ['only part of the magic', new Uint8Array([0x6b, 0x38]), /magic/],
+    ['an unknown kind', body('v1', 'Node', msg(1, len(1, 'n'))), /no protobuf schema for v1 Node/],
+    ['a kind in another group', body('apps/v1', 'Pod'), /no protobuf schema for apps\/v1 Pod/],
+    ['no kind', new Uint8Array([...MAGIC, ...msg(1, len(1, 'v1'))]), /names no kind/],
+    ['a truncated varint', new Uint8Array([...MAGIC, ...tag(9, 0), 0x80]), /truncated varint/],
+    ['a varint of 11 bytes', new Uint8Array([...MAGIC, ...tag(9, 0), ...Array(10).fill(0xff), 0x01]), /longer than 10 bytes/],
+    ['a length past the end', new Uint8Array([...MAGIC, 0x12, 0x05, 0x01]), /runs past the end/],
+    ['a truncated fixed64', new Uint8Array([...MAGIC, ...tag(9, 1), 1, 2, 3]), /truncated fixed-width/],
+    ['a group (wire type 3)', new Uint8Array([...MAGIC, ...tag(9, 3)]), /wire type 3/],
+    ['field number 0', new Uint8Array([...MAGIC, 0x00]), /bad field number 0/],
+    ['a string sent as a varint', ns(msg(1, num(1, 5))), /ObjectMeta.name: wire type varint, expected length-delimited/],
+    ['an int sent as bytes', body('apps/v1', 'Deployment', msg(2, len(1, 'x'))), /DeploymentSpec.replicas/],
+    ['invalid UTF-8', ns(msg(1, len(1, [0xc3, 0x28]))), /ObjectMeta.name: invalid UTF-8/],
+    ['gzip content', new Uint8Array([...MAGIC, ...msg(1, len(1, 'v1'), len(2, 'Namespace')), ...len(3, 'gzip')]), /contentEncoding "gzip"/],
+    ['an IntOrString of type 2', body('v1', 'Service', msg(2, msg(1, msg(4, num(1, 2))))), /IntOrString type 2/],
+    ['a time past year 9999', ns(msg(1, msg(8, num(1, 253402300800n)))), /time out of range/],
+    ['managed fields that are not JSON', ns(msg(1, msg(17, msg(7, len(1, '{'))))), /Raw is not JSON/],
+  ])('rejects %s', (_name, bytes, message) => {
+    expect(decodeError(bytes)).toMatch(message);
+  });
+
+  /** Decodes or throws a ProtobufError; anything else fails the property. */
+  const decodesOrRejects = (bytes: Uint8Array) => {
+    try {
+      decodeProtobuf(bytes);
+    } catch (e) {
+      if (!(e instanceof ProtobufError)) throw e;
+    }
+  };
+
+  it('gives a ProtobufError on random bytes, with and without the magic', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), decodesOrRejects), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (tail) => decodesOrRejects(new Uint8Array([...MAGIC, ...tail]))),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects every truncation of a captured body inside a field', () => {
+    for (const name of ALL_FIXTURES) {
+      const bytes = fixture(name);
+      for (let end = 0; end < bytes.length; end++) decodesOrRejects(bytes.subarray(0, end));
+      // The object's own bytes end with the body: cutting inside them breaks a length.
+      expect(decodeError(bytes.subarray(0, bytes.length - 5))).toMatch(/runs past the end|truncated/);
+    }
+  });
+
+  it('decodes or rejects captured bodies with mutated, inserted or deleted bytes', () => {
+    const bodies = ALL_FIXTURES.map(fixture);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...bodies),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (original, edits) => {
+          const bytes = [...original];
+          for (const [at, value, op] of edits) {
+            const i = at % (bytes.length + 1);
+            if (op === 'set') bytes[Math.min(i, bytes.length - 1)] = value;
+            else if (op === 'insert') bytes.splice(i, 0, value);
+            else bytes.splice(i, 1);
+          }
+          decodesOrRejects(new Uint8Array(bytes));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('schema table', () => {
+  it('names only known types, with string keys and string-like map values', () => {
+    for (const message of Object.keys(MESSAGES)) {
+      const fields = messageFields(message)!;
+      const names = new Set<string>();
+      for (const spec of fields.values()) {
+        expect(isScalar(spec.type) || isSpecial(spec.type) || spec.type in MESSAGES, `${message}.${spec.name}`).toBe(true);
+        if (spec.map) expect(['string', 'bytes', 'Quantity']).toContain(spec.type);
+        expect(names.has(spec.name), `${message}.${spec.name} twice`).toBe(false);
+        names.add(spec.name);
+      }
+    }
+    for (const root of Object.values(KINDS)) expect(MESSAGES).toHaveProperty(root);
+  });
+
+  it('has no cycles, so decoding depth is bounded by the table', () => {
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (message: string, path: string[]) => {
+      expect(state.get(message), path.join(' > ')).not.toBe('open');
+      if (state.get(message) === 'done') return;
+      state.set(message, 'open');
+      for (const spec of messageFields(message)!.values()) {
+        if (spec.type in MESSAGES) visit(spec.type, [...path, spec.type]);
+      }
+      state.set(message, 'done');
+    };
+    for (const root of Object.values(KINDS)) visit(root, [root]);
+  });
+});
+
+describe.skipIf(!kubectlAvailable())('live kubectl', () => {
+  it.each(CREATE_FIXTURES)('kubectl %s: the body decodes to the dry-run JSON and kubectl accepts the reply', async (name) => {
+    const args = FIXTURE_COMMANDS[name];
+    const run = await runKubectl(args, (bytes) => decodeProtobuf(bytes).object);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/ created/);
+    const sent = protobufBody(run);
+    expect(sent.method).toBe('POST');
+    expect(decodeProtobuf(sent.body).object).toEqual(withoutNulls(await dryRunJson(args)));
+    expect(decodeProtobuf(sent.body)).toEqual(decodeProtobuf(fixture(name)));
+  }, 30_000);
+
+  it('kubectl drain --disable-eviction deletes with a protobuf DeleteOptions', async () => {
+    const run = await runKubectl(FIXTURE_COMMANDS['drain-delete'], () => ({}));
+    expect(run.code, run.stderr).toBe(0);
+    const sent = protobufBody(run);
+    expect(sent.method).toBe('DELETE');
+    expect(decodeProtobuf(sent.body).object).toEqual({ apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 30 });
+  }, 30_000);
+});
