@@ -57,7 +57,12 @@ export function createApp(opts: AppOptions): Hono {
   app.get('/apis', (c) => c.json(apiGroupList()));
   app.get('/api/:version', (c) => c.json(found(apiResourceList('', c.req.param('version')))));
   app.get('/apis/:group/:version', (c) => c.json(found(apiResourceList(c.req.param('group'), c.req.param('version')))));
-  app.get('/openapi/v2', (c) => c.json(openapiV2()));
+  // kubectl asks for v2 only as protobuf, as a fallback; JSON is for other clients.
+  app.get('/openapi/v2', (c) => {
+    const accept = c.req.header('accept') ?? '*/*';
+    if (!/application\/json|\*\/\*/.test(accept)) throw new ApiError(406, 'NotAcceptable', 'only application/json is served');
+    return c.json(openapiV2());
+  });
   app.get('/openapi/v3', (c) => c.json(openapiV3Index()));
   app.get('/openapi/v3/*', (c) => c.json(found(openapiV3Document(c.req.path.slice('/openapi/v3/'.length)))));
 

@@ -5,6 +5,7 @@ import { validateName } from '../kinds/validation.js';
 import type { Clock } from '../store/clock.js';
 import type { Store, WriteOp } from '../store/store.js';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound } from './status.js';
+import { unknownFields } from './openapi/index.js';
 import { updateManagedFields } from './patch/index.js';
 
 // The write path shared by create, update, patch and delete: system fields, defaults,
@@ -20,6 +21,17 @@ export interface WriteContext {
 export interface WriteOptions {
   dryRun: boolean;
   fieldManager: string;
+  /** Strict rejects fields the schema does not know (kubectl apply asks for it); Warn and Ignore accept them. */
+  fieldValidation: 'Strict' | 'Warn' | 'Ignore';
+}
+
+/** Fields of the body the kind's schema does not declare, rejected under fieldValidation=Strict. */
+export function checkUnknownFields(def: KindDef, body: Record<string, unknown>, opts: WriteOptions): void {
+  if (opts.fieldValidation !== 'Strict') return;
+  const unknown = unknownFields(apiVersionOf(def), def.kind, body);
+  if (unknown.length) {
+    throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+  }
 }
 
 /** Kinds whose status a create does not take from the client (their controllers and agents own it). */
@@ -80,6 +92,7 @@ export class ObjectWriter {
   /** Validate and store a new object; returns it as stored. */
   async create(def: KindDef, namespace: string | undefined, body: Record<string, unknown>, opts: WriteOptions): Promise<KObject> {
     checkKind(def, body);
+    checkUnknownFields(def, body, opts);
     const obj = structuredClone(checkMetadata(body));
     const meta = (obj.metadata ??= {});
     if (def.namespaced) {
@@ -104,7 +117,7 @@ export class ObjectWriter {
     if (STATUS_CLEARED_ON_CREATE.has(def.kind)) obj.status = {};
     def.defaults?.(obj);
     validateObject(def, obj);
-    updateManagedFields(undefined, obj, { manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
+    updateManagedFields(undefined, obj, { kind: def.kind, manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
     if (opts.dryRun) return obj;
 
     const [res] = await this.ctx.store.commit([{ op: 'create', object: obj, requireNamespace: def.namespaced }]);
@@ -139,6 +152,7 @@ export class ObjectWriter {
    */
   prepareUpdate(def: KindDef, old: KObject, next: Record<string, unknown>, subresource: string | undefined, opts: WriteOptions): KObject {
     checkKind(def, next);
+    checkUnknownFields(def, next, opts);
     const obj = structuredClone(checkMetadata(next));
     const meta = (obj.metadata ??= {});
     const oldMeta = old.metadata!;
@@ -180,9 +194,10 @@ export class ObjectWriter {
       }
     }
     def.defaults?.(obj);
+    def.prepareUpdate?.(obj, old);
     if (def.hasSpec && specOf(obj) !== specOf(old)) obj.metadata!.generation = (oldMeta.generation ?? 0) + 1;
     validateObject(def, obj, old);
-    updateManagedFields(old, obj, { manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
+    updateManagedFields(old, obj, { kind: def.kind, subresource, manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
     return obj;
   }
 

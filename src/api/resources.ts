@@ -33,7 +33,11 @@ function writeOptions(req: Request, q: URLSearchParams): WriteOptions {
   const fv = q.get('fieldValidation');
   if (fv && !['Strict', 'Warn', 'Ignore'].includes(fv)) throw badRequest(`fieldValidation must be one of Ignore, Warn or Strict, got ${fv}`);
   const agent = req.headers.get('user-agent') ?? 'unknown';
-  return { dryRun: dryRun.length > 0, fieldManager: q.get('fieldManager') ?? agent.split('/')[0] };
+  return {
+    dryRun: dryRun.length > 0,
+    fieldManager: q.get('fieldManager') ?? agent.split('/')[0],
+    fieldValidation: (fv as WriteOptions['fieldValidation'] | null) ?? 'Warn',
+  };
 }
 
 function retryableConflict(e: unknown): boolean {

@@ -74,6 +74,11 @@ export interface KindDef {
   hasSpec?: boolean;
   /** Apply Kubernetes' defaults in place (create and update). */
   defaults?(obj: any): void;
+  /**
+   * On update, after defaults and before validate: carry over from the stored object what
+   * the server allocated and a client may omit (Service cluster IPs and node ports).
+   */
+  prepareUpdate?(obj: any, old: any): void;
   /** Validate a whole object (after defaults). `old` is set on update. */
   validate?(obj: any, old?: any): Cause[];
   /** Table columns and the row for one object (NAME is first and filled by the caller when the column list starts with Name). */

@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readToken } from './certs.js';
 import { readKubeconfig } from './kubeconfig.js';
-import { serve } from './serve.js';
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -74,6 +73,8 @@ const COMMANDS: Record<string, Command> = {
 };
 
 async function runServe(flags: FlagValues): Promise<number> {
+  // Loaded here so the other commands start without the API server's modules.
+  const { serve } = await import('./serve.js');
   const server = await serve({ data: String(flags.data), listen: String(flags.listen) });
   process.stdout.write(
     `skiff serving ${server.url}\n` +

@@ -74,8 +74,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       server.close(() => {
         clearTimeout(cut);
-        store.close();
-        done();
+        // The responses' own 'close' events (which stop their watches) come just after.
+        setImmediate(() => {
+          store.close();
+          done();
+        });
       });
       adapter.endStreams();
       server.closeIdleConnections();

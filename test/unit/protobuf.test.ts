@@ -37,7 +37,10 @@ function varint(n: number | bigint): Bytes {
 }
 const tag = (field: number, wire: number) => varint((field << 3) | wire);
 /** A varint field (int32, int64, bool). */
-const num = (field: number, n: number | bigint | boolean) => [...tag(field, 0), ...varint(typeof n === 'boolean' ? Number(n) : n)];
+const num = (field: number, n: number | bigint | boolean) => [
+  ...tag(field, 0),
+  ...varint(typeof n === 'boolean' ? Number(n) : n),
+];
 /** A length-delimited field: a string, raw bytes, or a message built from fields. */
 const len = (field: number, content: string | Bytes) => {
   const bytes = typeof content === 'string' ? [...new TextEncoder().encode(content)] : content;
@@ -46,8 +49,15 @@ const len = (field: number, content: string | Bytes) => {
 const msg = (field: number, ...fields: Bytes[]) => len(field, fields.flat());
 const entry = (field: number, key: string, value: string | Bytes) => msg(field, len(1, key), len(2, value));
 const MAGIC = [0x6b, 0x38, 0x73, 0x00];
+/** A body as kubectl sends it: magic, then Unknown {typeMeta, raw, contentEncoding "", contentType ""}. */
 const body = (apiVersion: string, kind: string, ...fields: Bytes[]) =>
-  new Uint8Array([...MAGIC, ...msg(1, len(1, apiVersion), len(2, kind)), ...msg(2, ...fields), ...len(3, ''), ...len(4, '')]);
+  new Uint8Array([
+    ...MAGIC,
+    ...msg(1, len(1, apiVersion), len(2, kind)),
+    ...msg(2, ...fields),
+    ...len(3, ''),
+    ...len(4, ''),
+  ]);
 
 function decodeError(bytes: Uint8Array): string {
   try {
@@ -245,7 +255,14 @@ describe('decoding', () => {
       labels: { app: '', ['__proto__']: 'p' },
       annotations: { note: 'b' },
       ownerReferences: [
-        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'u1', controller: true, blockOwnerDeletion: false },
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: 'rs',
+          uid: 'u1',
+          controller: true,
+          blockOwnerDeletion: false,
+        },
       ],
       finalizers: ['example.com/f'],
       managedFields: [
@@ -260,7 +277,15 @@ describe('decoding', () => {
   it('decodes Secret and ConfigMap bytes as base64 and a Service spec', () => {
     const binary = [0x00, 0xff, 0xfe, 0x80];
     const secret = decodeProtobuf(
-      body('v1', 'Secret', msg(1, len(1, 's')), entry(2, 'bin', binary), entry(4, 'plain', 'text'), len(3, 'Opaque'), num(5, false)),
+      body(
+        'v1',
+        'Secret',
+        msg(1, len(1, 's')),
+        entry(2, 'bin', binary),
+        entry(4, 'plain', 'text'),
+        len(3, 'Opaque'),
+        num(5, false),
+      ),
     );
     expect(secret.object).toEqual({
       apiVersion: 'v1',
@@ -273,14 +298,14 @@ describe('decoding', () => {
     });
     const cm = decodeProtobuf(body('v1', 'ConfigMap', entry(3, 'b', binary), entry(2, 'k', '')));
     expect(cm.object).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', binaryData: { b: 'AP/+gA==' }, data: { k: '' } });
-    const svc = decodeProtobuf(
-      body('v1', 'Service', msg(2, msg(1, len(1, 'web'), num(3, 80), msg(4, num(1, 1), len(3, 'http')), num(5, 0)), len(4, 'NodePort'))),
-    );
+    const port = msg(1, len(1, 'web'), num(3, 80), msg(4, num(1, 1), len(3, 'http')), num(5, 0));
+    const svc = decodeProtobuf(body('v1', 'Service', msg(2, port, len(4, 'NodePort'))));
     expect(svc.object.spec).toEqual({ ports: [{ name: 'web', port: 80, targetPort: 'http' }], type: 'NodePort' });
   });
 
   it('decodes DeleteOptions with every field, under any apiVersion that carries it', () => {
-    const fields = [num(1, 0), msg(2, len(1, 'uid-1'), len(2, '42')), num(3, false), len(4, 'Foreground'), len(5, 'All')];
+    const preconditions = msg(2, len(1, 'uid-1'), len(2, '42'));
+    const fields = [num(1, 0), preconditions, num(3, false), len(4, 'Foreground'), len(5, 'All')];
     for (const apiVersion of ['v1', 'apps/v1', 'meta.k8s.io/v1']) {
       expect(decodeProtobuf(body(apiVersion, 'DeleteOptions', ...fields)).object).toEqual({
         apiVersion,
@@ -295,26 +320,26 @@ describe('decoding', () => {
   });
 
   it('skips unknown fields of every wire type, in objects and in the envelope', () => {
-    const unknown = [
-      ...num(99, 7),
-      ...tag(98, 1), ...[1, 2, 3, 4, 5, 6, 7, 8],
-      ...len(97, 'whatever'),
-      ...tag(96, 5), ...[1, 2, 3, 4],
-    ];
+    const fixed64 = [...tag(98, 1), 1, 2, 3, 4, 5, 6, 7, 8];
+    const fixed32 = [...tag(96, 5), 1, 2, 3, 4];
+    const unknown = [...num(99, 7), ...fixed64, ...len(97, 'whatever'), ...fixed32];
     const raw = [...msg(1, len(1, 'x'), unknown), ...unknown];
-    const bytes = new Uint8Array([...MAGIC, ...unknown, ...msg(1, len(1, 'v1'), len(2, 'Namespace'), unknown), ...len(2, raw)]);
+    const typeMeta = msg(1, len(1, 'v1'), len(2, 'Namespace'), unknown);
+    const bytes = new Uint8Array([...MAGIC, ...unknown, ...typeMeta, ...len(2, raw)]);
     expect(decodeProtobuf(bytes).object).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } });
   });
 
   it('merges a repeated message field and lets the last scalar win, as protobuf does', () => {
-    const bytes = body('v1', 'Namespace', msg(1, len(1, 'a'), entry(11, 'x', '1')), msg(1, len(1, 'b'), entry(11, 'y', '2')));
+    const first = msg(1, len(1, 'a'), entry(11, 'x', '1'));
+    const bytes = body('v1', 'Namespace', first, msg(1, len(1, 'b'), entry(11, 'y', '2')));
     expect(decodeProtobuf(bytes).object.metadata).toEqual({ name: 'b', labels: { x: '1', y: '2' } });
     const cleared = body('v1', 'Namespace', msg(1, len(1, 'a'), len(1, '')));
     expect(decodeProtobuf(cleared).object.metadata).toEqual({});
   });
 
   it('drops a zero Time and prints the year-1 edge as RFC 3339', () => {
-    const at = (seconds: bigint) => decodeProtobuf(body('v1', 'Namespace', msg(1, msg(8, num(1, seconds))))).object.metadata;
+    const at = (seconds: bigint) =>
+      decodeProtobuf(body('v1', 'Namespace', msg(1, msg(8, num(1, seconds))))).object.metadata;
     expect(at(-62135596800n)).toEqual({});
     expect(at(-62135596799n)).toEqual({ creationTimestamp: '0001-01-01T00:00:01Z' });
     expect(at(253402300799n)).toEqual({ creationTimestamp: '9999-12-31T23:59:59Z' });
@@ -324,22 +349,23 @@ describe('decoding', () => {
 
 describe('malformed input', () => {
   const ns = (...fields: Bytes[]) => body('v1', 'Namespace', ...fields);
+  const raw = (...bytes: Bytes) => new Uint8Array([...MAGIC, ...bytes]);
   it.each([
     ['no magic', new Uint8Array([0x6b, 0x38, 0x73, 0x01, 0x0a, 0x00]), /magic/],
     ['only part of the magic', new Uint8Array([0x6b, 0x38]), /magic/],
     ['an unknown kind', body('v1', 'Node', msg(1, len(1, 'n'))), /no protobuf schema for v1 Node/],
     ['a kind in another group', body('apps/v1', 'Pod'), /no protobuf schema for apps\/v1 Pod/],
-    ['no kind', new Uint8Array([...MAGIC, ...msg(1, len(1, 'v1'))]), /names no kind/],
-    ['a truncated varint', new Uint8Array([...MAGIC, ...tag(9, 0), 0x80]), /truncated varint/],
-    ['a varint of 11 bytes', new Uint8Array([...MAGIC, ...tag(9, 0), ...Array(10).fill(0xff), 0x01]), /longer than 10 bytes/],
-    ['a length past the end', new Uint8Array([...MAGIC, 0x12, 0x05, 0x01]), /runs past the end/],
-    ['a truncated fixed64', new Uint8Array([...MAGIC, ...tag(9, 1), 1, 2, 3]), /truncated fixed-width/],
-    ['a group (wire type 3)', new Uint8Array([...MAGIC, ...tag(9, 3)]), /wire type 3/],
-    ['field number 0', new Uint8Array([...MAGIC, 0x00]), /bad field number 0/],
-    ['a string sent as a varint', ns(msg(1, num(1, 5))), /ObjectMeta.name: wire type varint, expected length-delimited/],
+    ['no kind', raw(...msg(1, len(1, 'v1'))), /names no kind/],
+    ['a truncated varint', raw(...tag(9, 0), 0x80), /truncated varint/],
+    ['a varint of 11 bytes', raw(...tag(9, 0), ...Array(10).fill(0xff), 0x01), /longer than 10 bytes/],
+    ['a length past the end', raw(0x12, 0x05, 0x01), /runs past the end/],
+    ['a truncated fixed64', raw(...tag(9, 1), 1, 2, 3), /truncated fixed-width/],
+    ['a group (wire type 3)', raw(...tag(9, 3)), /wire type 3/],
+    ['field number 0', raw(0x00), /bad field number 0/],
+    ['a string as a varint', ns(msg(1, num(1, 5))), /ObjectMeta.name: wire type varint, expected length-delimited/],
     ['an int sent as bytes', body('apps/v1', 'Deployment', msg(2, len(1, 'x'))), /DeploymentSpec.replicas/],
     ['invalid UTF-8', ns(msg(1, len(1, [0xc3, 0x28]))), /ObjectMeta.name: invalid UTF-8/],
-    ['gzip content', new Uint8Array([...MAGIC, ...msg(1, len(1, 'v1'), len(2, 'Namespace')), ...len(3, 'gzip')]), /contentEncoding "gzip"/],
+    ['gzip content', raw(...msg(1, len(1, 'v1'), len(2, 'Namespace')), ...len(3, 'gzip')), /contentEncoding "gzip"/],
     ['an IntOrString of type 2', body('v1', 'Service', msg(2, msg(1, msg(4, num(1, 2))))), /IntOrString type 2/],
     ['a time past year 9999', ns(msg(1, msg(8, num(1, 253402300800n)))), /time out of range/],
     ['managed fields that are not JSON', ns(msg(1, msg(17, msg(7, len(1, '{'))))), /Raw is not JSON/],
@@ -404,7 +430,8 @@ describe('schema table', () => {
       const fields = messageFields(message)!;
       const names = new Set<string>();
       for (const spec of fields.values()) {
-        expect(isScalar(spec.type) || isSpecial(spec.type) || spec.type in MESSAGES, `${message}.${spec.name}`).toBe(true);
+        const known = isScalar(spec.type) || isSpecial(spec.type) || spec.type in MESSAGES;
+        expect(known, `${message}.${spec.name}`).toBe(true);
         if (spec.map) expect(['string', 'bytes', 'Quantity']).toContain(spec.type);
         expect(names.has(spec.name), `${message}.${spec.name} twice`).toBe(false);
         names.add(spec.name);
@@ -429,7 +456,7 @@ describe('schema table', () => {
 });
 
 describe.skipIf(!kubectlAvailable())('live kubectl', () => {
-  it.each(CREATE_FIXTURES)('kubectl %s: the body decodes to the dry-run JSON and kubectl accepts the reply', async (name) => {
+  it.each(CREATE_FIXTURES)('%s: the body decodes to the dry-run JSON and kubectl accepts the reply', async (name) => {
     const args = FIXTURE_COMMANDS[name];
     const run = await runKubectl(args, (bytes) => decodeProtobuf(bytes).object);
     expect(run.code, run.stderr).toBe(0);
@@ -445,6 +472,11 @@ describe.skipIf(!kubectlAvailable())('live kubectl', () => {
     expect(run.code, run.stderr).toBe(0);
     const sent = protobufBody(run);
     expect(sent.method).toBe('DELETE');
-    expect(decodeProtobuf(sent.body).object).toEqual({ apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 30 });
+    expect(sent.path).toMatch(/^\/api\/v1\/namespaces\/default\/pods\/p1\?/);
+    expect(decodeProtobuf(sent.body).object).toEqual({
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      gracePeriodSeconds: 30,
+    });
   }, 30_000);
 });

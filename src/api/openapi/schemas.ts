@@ -70,19 +70,23 @@ const GVK = 'x-kubernetes-group-version-kind';
 const API_VERSION = str('APIVersion defines the versioned schema of this representation of an object.');
 const KIND = str('Kind is a string value representing the REST resource this object represents. In CamelCase.');
 
+/** x-kubernetes-group-version-kind of `name` in group/version `gv` ('v1', 'apps/v1'). */
+function gvk(gv: string, name: string): Schema {
+  const [group, version] = gv.includes('/') ? gv.split('/') : ['', gv];
+  return { [GVK]: [{ group, kind: name, version }] };
+}
+
 /** A top-level kind: apiVersion, kind and metadata, plus its own fields. */
 function kind(gv: string, name: string, description: string, props: Record<string, Schema>, required?: string[]): Schema {
-  const [group, version] = gv.includes('/') ? gv.split('/') : ['', gv];
   return {
     ...obj(description, { apiVersion: API_VERSION, kind: KIND, metadata: ref('meta.ObjectMeta', "Standard object's metadata."), ...props }, required),
-    [GVK]: [{ group, kind: name, version }],
+    ...gvk(gv, name),
   };
 }
 
 /** The List kind of `item` (a short schema name). */
 function list(gv: string, item: string): Schema {
   const name = item.slice(item.indexOf('.') + 1);
-  const [group, version] = gv.includes('/') ? gv.split('/') : ['', gv];
   return {
     ...obj(`${name}List is a list of ${name} objects.`, {
       apiVersion: API_VERSION,
@@ -90,7 +94,7 @@ function list(gv: string, item: string): Schema {
       kind: KIND,
       metadata: ref('meta.ListMeta', 'Standard list metadata.'),
     }, ['items']),
-    [GVK]: [{ group, kind: `${name}List`, version }],
+    ...gvk(gv, `${name}List`),
   };
 }
 
@@ -114,7 +118,7 @@ function metaSchemas(): Record<string, Schema> {
     'meta.Time': { description: 'A time in RFC 3339 form, to the second.', type: 'string', format: 'date-time' },
     'meta.MicroTime': { description: 'A time in RFC 3339 form with microseconds.', type: 'string', format: 'date-time' },
     'meta.FieldsV1': free('The set of fields a manager owns, in the FieldsV1 trie format.'),
-    'meta.Patch': obj('The body of a PATCH request (JSON patch, merge patch, strategic merge patch or apply).', {}),
+    'meta.Patch': { description: 'The body of a PATCH request (JSON patch, merge patch, strategic merge patch or apply).', type: 'object' },
     'meta.ObjectMeta': obj('Metadata that all persisted resources must have.', {
       annotations: strMap('Unstructured key/value data set by external tools, not queryable.'),
       creationTimestamp: time('When this object was created. Set by the server; read-only.'),
@@ -193,7 +197,7 @@ function metaSchemas(): Record<string, Schema> {
         reason: str('Machine-readable reason, such as NotFound or AlreadyExists.'),
         status: str('Success or Failure.'),
       }),
-      [GVK]: [{ group: '', kind: 'Status', version: 'v1' }],
+      ...gvk('v1', 'Status'),
     },
     'meta.StatusDetails': obj('Extra data about a Status.', {
       causes: arr(ref('meta.StatusCause'), 'Field-level causes of the error.'),
@@ -218,7 +222,7 @@ function metaSchemas(): Record<string, Schema> {
         preconditions: ref('meta.Preconditions', 'Must hold for the deletion to happen (else 409 Conflict).'),
         propagationPolicy: str('Orphan, Background or Foreground garbage collection of dependents.'),
       }),
-      [GVK]: [{ group: '', kind: 'DeleteOptions', version: 'v1' }],
+      ...gvk('v1', 'DeleteOptions'),
     },
     'meta.Preconditions': obj('Conditions a delete must meet.', {
       resourceVersion: str('The target resourceVersion.'),
