@@ -16,6 +16,7 @@ CREATE TABLE `objects` (
 	`rv` integer NOT NULL,
 	`owner_uid` text,
 	`object` text NOT NULL,
+	`summary` text,
 	`node_name` text GENERATED ALWAYS AS (json_extract(object, '$.spec.nodeName')) VIRTUAL,
 	`phase` text GENERATED ALWAYS AS (json_extract(object, '$.status.phase')) VIRTUAL,
 	PRIMARY KEY(`kind`, `namespace`, `name`)

@@ -11,11 +11,19 @@ export interface PassResult {
   roundTrips: number;
 }
 
-export async function reconcile(store: Store, clock: Clock): Promise<PassResult> {
+export interface ControlOptions {
+  /** Changes kept in the log for watches to resume from; older ones are compacted away. */
+  changeLogSize: number;
+}
+
+export const defaultControlOptions: ControlOptions = { changeLogSize: 100_000 };
+
+export async function reconcile(store: Store, clock: Clock, opts: ControlOptions = defaultControlOptions): Promise<PassResult> {
   const before = store.roundTrips;
   let writes = 0;
   writes += await collectGarbage(store, clock);
   writes += await finishNamespaces(store, clock);
+  await store.compact(opts.changeLogSize);
   return { writes, roundTrips: store.roundTrips - before };
 }
 

@@ -4,6 +4,7 @@
 import type { Cause, KindDef } from './types.js';
 import { age } from './format.js';
 import { defaultPodSpec, validatePodSpec } from './podspec.js';
+import { podSummary } from './pod-summary.js';
 import { milliValue } from './quantity.js';
 import { deepEqual, forbidden, goValue, inclusiveRangeError, invalid, required, validateMetadata } from './validation.js';
 
@@ -272,6 +273,7 @@ export const pod: KindDef = {
   nameRule: 'subdomain',
   defaults: defaultPod,
   validate: validatePod,
+  summary: podSummary,
   columns: [
     { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 },
     { name: 'Ready', type: 'string', description: 'The aggregate readiness state of this pod for accepting traffic.', priority: 0 },

@@ -84,6 +84,8 @@ export interface KindDef {
   /** Table columns and the row for one object (NAME is first and filled by the caller when the column list starts with Name). */
   columns: TableColumn[];
   row: RowFn;
+  /** A small digest of the object that controllers read in bulk (stored in its own column). */
+  summary?(obj: any): unknown;
   /** Extra field selectors beyond metadata.name / metadata.namespace. */
   fields?: Record<string, (obj: any) => string | undefined>;
 }

@@ -14,6 +14,8 @@ export const objects = sqliteTable(
     // uid of the controller ownerReference, written with the object (generated columns cannot search arrays)
     ownerUid: text('owner_uid'),
     object: text('object').notNull(),
+    // what controllers read of many objects at once (a pod's requests, readiness, ports), from the kind's summary()
+    summary: text('summary'),
     nodeName: text('node_name').generatedAlwaysAs(sql`json_extract(object, '$.spec.nodeName')`, { mode: 'virtual' }),
     phase: text('phase').generatedAlwaysAs(sql`json_extract(object, '$.status.phase')`, { mode: 'virtual' }),
   },

@@ -1,12 +1,23 @@
 import type { Client, InStatement, ResultSet } from '@libsql/client';
+import { kindNamed } from '../kinds/registry.js';
 import type { KObject } from '../kinds/types.js';
 import type { Clock } from './clock.js';
 
-/** A write, conditional on the resourceVersion that was read (`rv`); create is conditional on absence. */
+/** An extra SQL condition a write also needs to hold (e.g. "this node still has N pods"). */
+export interface Guard {
+  sql: string;
+  args: (string | number)[];
+}
+
+/**
+ * A write, conditional on the resourceVersion that was read (`rv`); create is conditional on
+ * absence. `event` creates an Event or, when one of that name exists, counts it once more.
+ */
 export type WriteOp =
-  | { op: 'create'; object: KObject; requireNamespace?: boolean }
-  | { op: 'update'; object: KObject; rv: number }
-  | { op: 'delete'; kind: string; namespace: string; name: string; rv: number };
+  | { op: 'create'; object: KObject; requireNamespace?: boolean; guard?: Guard }
+  | { op: 'update'; object: KObject; rv: number; guard?: Guard }
+  | { op: 'delete'; kind: string; namespace: string; name: string; rv: number; guard?: Guard }
+  | { op: 'event'; object: KObject };
 
 /** Outcome of one write: the object as stored (with its new resourceVersion), or `conflict` when its condition failed. */
 export type WriteResult = { ok: true; object?: KObject; rv: number } | { ok: false };
@@ -48,6 +59,11 @@ function serialise(obj: KObject): string {
 
 function controllerUid(obj: KObject): string | null {
   return obj.metadata?.ownerReferences?.find((o) => o.controller)?.uid ?? null;
+}
+
+function summaryOf(obj: KObject): string | null {
+  const summarise = kindNamed(String(obj.kind))?.summary;
+  return summarise ? JSON.stringify(summarise(obj)) : null;
 }
 
 function keyOf(obj: KObject): [string, string, string] {
@@ -152,6 +168,12 @@ export class Store {
     return rs.map((r) => r.rows.map((row) => parse(row.rv, row.object)));
   }
 
+  /** Several queries in one round trip, as plain rows (for the small projections controllers read). */
+  async rows(stmts: InStatement[]): Promise<Record<string, unknown>[][]> {
+    const rs = await this.batch(stmts, 'read');
+    return rs.map((r) => r.rows.map((row) => ({ ...row })));
+  }
+
   /** The current global revision. */
   async revision(): Promise<{ rev: number; compacted: number }> {
     this.roundTrips++;
@@ -167,25 +189,36 @@ export class Store {
     if (ops.length === 0) return [];
     const stmts: InStatement[] = [];
     for (const w of ops) {
+      const guard = 'guard' in w && w.guard ? [w.guard] : [];
+      const and = guard.map((g) => ` AND (${g.sql})`).join('');
+      const guardArgs = guard.flatMap((g) => g.args);
       if (w.op === 'delete') {
         stmts.push({
-          sql: 'DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?',
-          args: [w.kind, w.namespace, w.name, w.rv],
+          sql: `DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?${and}`,
+          args: [w.kind, w.namespace, w.name, w.rv, ...guardArgs],
         });
       } else if (w.op === 'create') {
-        const args = [...keyOf(w.object), String(w.object.metadata?.uid), controllerUid(w.object), serialise(w.object)];
+        const args = [...keyOf(w.object), String(w.object.metadata?.uid), controllerUid(w.object), serialise(w.object), summaryOf(w.object)];
         // Namespaced objects are created only in a namespace that exists and is not terminating.
         const live = w.requireNamespace
-          ? " WHERE EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)"
+          ? " AND EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)"
           : '';
         stmts.push({
-          sql: `INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object) SELECT ?, ?, ?, ?, 0, ?, ?${live}`,
-          args: w.requireNamespace ? [...args, w.object.metadata?.namespace ?? ''] : args,
+          sql: `INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary) SELECT ?, ?, ?, ?, 0, ?, ?, ? WHERE 1${live}${and}`,
+          args: [...args, ...(w.requireNamespace ? [w.object.metadata?.namespace ?? ''] : []), ...guardArgs],
+        });
+      } else if (w.op === 'event') {
+        stmts.push({
+          sql: `INSERT INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary) VALUES (?, ?, ?, ?, 0, NULL, ?, NULL)
+            ON CONFLICT (kind, namespace, name) DO UPDATE SET object = json_set(objects.object,
+              '$.count', COALESCE(json_extract(objects.object, '$.count'), 1) + 1,
+              '$.lastTimestamp', json_extract(excluded.object, '$.lastTimestamp'))`,
+          args: [...keyOf(w.object), String(w.object.metadata?.uid), serialise(w.object)],
         });
       } else {
         stmts.push({
-          sql: 'UPDATE objects SET object = ?, owner_uid = ? WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?',
-          args: [serialise(w.object), controllerUid(w.object), ...keyOf(w.object), w.rv],
+          sql: `UPDATE objects SET object = ?, owner_uid = ?, summary = ? WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?${and}`,
+          args: [serialise(w.object), controllerUid(w.object), summaryOf(w.object), ...keyOf(w.object), w.rv, ...guardArgs],
         });
       }
       stmts.push('SELECT rev FROM revision WHERE id = 1');
@@ -194,7 +227,7 @@ export class Store {
     const results = ops.map((w, i): WriteResult => {
       if (rs[2 * i].rowsAffected !== 1) return { ok: false };
       const rv = Number(rs[2 * i + 1].rows[0].rev);
-      if (w.op === 'delete') return { ok: true, rv };
+      if (w.op === 'delete' || w.op === 'event') return { ok: true, rv };
       return { ok: true, rv, object: { ...w.object, metadata: { ...w.object.metadata, resourceVersion: String(rv) } } };
     });
     if (results.some((r) => r.ok)) for (const l of this.listeners) l();

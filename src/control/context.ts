@@ -1,0 +1,111 @@
+import type { KObject } from '../kinds/types.js';
+import type { Clock } from '../store/clock.js';
+import type { Store, WriteOp, WriteResult } from '../store/store.js';
+
+/** Settings of the control plane, named after kube-controller-manager's flags where one exists. */
+export interface ControlOptions {
+  /** node-monitor-grace-period: a node whose lease is older is marked Unknown. */
+  nodeMonitorGracePeriodSeconds: number;
+  /** default-not-ready-toleration-seconds / default-unreachable-toleration-seconds (applied at pod creation). */
+  defaultNotReadyTolerationSeconds: number;
+  defaultUnreachableTolerationSeconds: number;
+  /** Events older than this are deleted (kube-apiserver's --event-ttl). */
+  eventTtlSeconds: number;
+  /** Changes kept in the log for watches to resume from; older ones are compacted away. */
+  changeLogSize: number;
+}
+
+export const defaultControlOptions: ControlOptions = {
+  nodeMonitorGracePeriodSeconds: 40,
+  defaultNotReadyTolerationSeconds: 300,
+  defaultUnreachableTolerationSeconds: 300,
+  eventTtlSeconds: 3600,
+  changeLogSize: 100_000,
+};
+
+export interface EventSpec {
+  /** The object the event is about (needs kind, apiVersion, metadata name/namespace/uid). */
+  involved: KObject;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  component: string;
+  host?: string;
+}
+
+/** What one controller sees of a pass: the store, the clock, the settings, and an event sink. */
+export class PassContext {
+  writes = 0;
+  private events: EventSpec[] = [];
+
+  constructor(
+    readonly store: Store,
+    readonly clock: Clock,
+    readonly opts: ControlOptions,
+  ) {}
+
+  now(): Date {
+    return this.clock.now();
+  }
+
+  timestamp(offsetMs = 0): string {
+    return new Date(this.clock.now().getTime() + offsetMs).toISOString().replace(/\.\d+Z$/, 'Z');
+  }
+
+  event(e: EventSpec): void {
+    this.events.push(e);
+  }
+
+  /** Commit a controller's writes and the events it recorded, in one round trip. */
+  async commit(ops: WriteOp[]): Promise<WriteResult[]> {
+    const events = this.events.splice(0).map((e) => ({ op: 'event' as const, object: eventObject(e, this.timestamp()) }));
+    if (ops.length === 0 && events.length === 0) return [];
+    const results = await this.store.commit([...ops, ...events]);
+    this.writes += results.filter((r) => r.ok).length;
+    return results.slice(0, ops.length);
+  }
+}
+
+/** FNV-1a, for stable names of aggregated events. */
+function hash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/** An Event as Kubernetes writes it; the same event repeated keeps its name, so the store counts it. */
+export function eventObject(e: EventSpec, now: string): KObject {
+  const meta = e.involved.metadata ?? {};
+  const namespace = meta.namespace || 'default';
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: {
+      name: `${meta.name}.${hash(`${meta.uid}/${e.reason}/${e.message}/${e.component}`)}`,
+      namespace,
+      uid: crypto.randomUUID(),
+      creationTimestamp: now,
+    },
+    involvedObject: {
+      kind: e.involved.kind,
+      namespace: meta.namespace,
+      name: meta.name,
+      uid: meta.uid,
+      apiVersion: e.involved.apiVersion,
+      resourceVersion: meta.resourceVersion,
+    },
+    reason: e.reason,
+    message: e.message,
+    source: { component: e.component, ...(e.host ? { host: e.host } : {}) },
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
+    type: e.type,
+    eventTime: null,
+    reportingComponent: e.component,
+    reportingInstance: e.host ?? '',
+  };
+}

@@ -1,0 +1,46 @@
+import type { PodSummary } from '../kinds/pod-summary.js';
+
+/** A pod as controllers read it in bulk: its key columns and summary, not the whole object. */
+export interface PodRow {
+  rv: number;
+  namespace: string;
+  name: string;
+  uid: string;
+  ownerUid: string | null;
+  nodeName: string | null;
+  phase: string | null;
+  summary: PodSummary;
+}
+
+/** SELECT of pod rows matching `where` (SQL over the objects columns). */
+export function podRowsSql(where: string): string {
+  return `SELECT rv, namespace, name, uid, owner_uid, node_name, phase, summary FROM objects WHERE kind = 'Pod' AND (${where})`;
+}
+
+export function toPodRow(r: Record<string, unknown>): PodRow {
+  return {
+    rv: Number(r.rv),
+    namespace: String(r.namespace),
+    name: String(r.name),
+    uid: String(r.uid),
+    ownerUid: (r.owner_uid as string | null) ?? null,
+    nodeName: (r.node_name as string | null) ?? null,
+    phase: (r.phase as string | null) ?? null,
+    summary: JSON.parse(String(r.summary)) as PodSummary,
+  };
+}
+
+export const isTerminal = (p: { phase: string | null }) => p.phase === 'Succeeded' || p.phase === 'Failed';
+
+/** The guard that keeps racing passes from binding past a node's capacity: the node still has `count` pods. */
+export function nodePodCountGuard(node: string, count: number) {
+  return { sql: "(SELECT COUNT(*) FROM objects WHERE kind = 'Pod' AND node_name = ?) = ?", args: [node, count] };
+}
+
+/** The guard that keeps racing passes from creating or deleting pods twice: the owner still has `count` live pods. */
+export function ownedPodCountGuard(ownerUid: string, count: number) {
+  return {
+    sql: "(SELECT COUNT(*) FROM objects WHERE kind = 'Pod' AND owner_uid = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL) = ?",
+    args: [ownerUid, count],
+  };
+}
