@@ -5,6 +5,7 @@ import { apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './di
 import { openapiV2, openapiV3Document, openapiV3Index } from './openapi/index.js';
 import { parseResourcePath } from './paths.js';
 import { ResourceHandler } from './resources.js';
+import { allocateService, defaultServiceRanges, type ServiceRanges } from './service-allocation.js';
 import { ApiError, statusResponse } from './status.js';
 
 export interface AppOptions {
@@ -19,6 +20,8 @@ export interface AppOptions {
   bookmarkIntervalMs?: number;
   /** How often a watch reads the change log when no local write woke it. */
   pollIntervalMs?: number;
+  /** --service-cluster-ip-range and --service-node-port-range. */
+  serviceRanges?: ServiceRanges;
 }
 
 const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
@@ -31,6 +34,8 @@ export function createApp(opts: AppOptions): Hono {
     store: opts.store,
     clock: opts.clock,
     onWrite: opts.onWrite,
+    admit: async (def, obj, old) =>
+      def.kind === 'Service' ? allocateService(opts.store, opts.serviceRanges ?? defaultServiceRanges, obj, old) : undefined,
     maxWatchSeconds: opts.maxWatchSeconds ?? 1800,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
     pollIntervalMs: opts.pollIntervalMs ?? 2_000,

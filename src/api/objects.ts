@@ -1,11 +1,11 @@
 import { apiVersionOf } from '../kinds/registry.js';
 import type { KindDef, KObject } from '../kinds/types.js';
 import { gracePeriodSeconds, markDeleted } from '../kinds/deletion.js';
-import { validateName } from '../kinds/validation.js';
+import { deepEqual, validateName } from '../kinds/validation.js';
 import type { Clock } from '../store/clock.js';
-import type { Store, WriteOp } from '../store/store.js';
+import type { Guard, Store, WriteOp } from '../store/store.js';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound } from './status.js';
-import { unknownFields } from './openapi/index.js';
+import { mistypedFields, unknownFields } from './openapi/index.js';
 import { updateManagedFields } from './patch/index.js';
 
 // The write path shared by create, update, patch and delete: system fields, defaults,
@@ -16,6 +16,8 @@ export interface WriteContext {
   clock: Clock;
   /** Called after a committed write, so a reconcile pass can follow soon. */
   onWrite?: (kind: string) => void;
+  /** Admission that allocates (cluster IPs, node ports): fills the object in and returns the guard its write needs. */
+  admit?: (def: KindDef, obj: KObject, old?: KObject) => Promise<Guard | undefined>;
 }
 
 export interface WriteOptions {
@@ -23,6 +25,8 @@ export interface WriteOptions {
   fieldManager: string;
   /** Strict rejects fields the schema does not know (kubectl apply asks for it); Warn and Ignore accept them. */
   fieldValidation: 'Strict' | 'Warn' | 'Ignore';
+  /** Set for server-side apply, whose managedFields are already recorded. */
+  applied?: boolean;
 }
 
 /** Fields of the body the kind's schema does not declare, rejected under fieldValidation=Strict. */
@@ -31,6 +35,15 @@ export function checkUnknownFields(def: KindDef, body: Record<string, unknown>, 
   const unknown = unknownFields(apiVersionOf(def), def.kind, body);
   if (unknown.length) {
     throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+  }
+}
+
+/** Values of the wrong JSON type, refused as kube-apiserver's decoder refuses them (before any kind code reads them). */
+export function checkTypes(def: KindDef, body: Record<string, unknown>): void {
+  const wrong = mistypedFields(apiVersionOf(def), def.kind, body);
+  if (wrong.length) {
+    const list = wrong.map((w) => `${w.path}: expected ${w.expected}, got ${w.got}`).join(', ');
+    throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${list}`);
   }
 }
 
@@ -49,9 +62,9 @@ function generatedName(prefix: string): string {
 }
 
 /** Everything but metadata and status: what a change to bumps metadata.generation. */
-function specOf(obj: KObject): string {
+function specOf(obj: KObject): Record<string, unknown> {
   const { metadata: _m, status: _s, ...rest } = obj;
-  return JSON.stringify(rest);
+  return rest;
 }
 
 export function checkKind(def: KindDef, obj: Record<string, unknown>): void {
@@ -62,7 +75,9 @@ export function checkKind(def: KindDef, obj: Record<string, unknown>): void {
     return;
   }
   if (obj.kind !== def.kind || obj.apiVersion !== apiVersion) {
-    throw badRequest(`the API version in the data (${String(obj.apiVersion)}) and kind (${String(obj.kind)}) do not match the expected ${apiVersion} ${def.kind}`);
+    // JSON for what is not a string: String() throws on objects such as {"toString": 1}.
+    const shown = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+    throw badRequest(`the API version in the data (${shown(obj.apiVersion)}) and kind (${shown(obj.kind)}) do not match the expected ${apiVersion} ${def.kind}`);
   }
 }
 
@@ -93,6 +108,7 @@ export class ObjectWriter {
   async create(def: KindDef, namespace: string | undefined, body: Record<string, unknown>, opts: WriteOptions): Promise<KObject> {
     checkKind(def, body);
     checkUnknownFields(def, body, opts);
+    checkTypes(def, body);
     const obj = structuredClone(checkMetadata(body));
     const meta = (obj.metadata ??= {});
     if (def.namespaced) {
@@ -117,12 +133,16 @@ export class ObjectWriter {
     if (STATUS_CLEARED_ON_CREATE.has(def.kind)) obj.status = {};
     def.defaults?.(obj);
     validateObject(def, obj);
-    updateManagedFields(undefined, obj, { kind: def.kind, manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
+    if (!opts.applied) updateManagedFields(undefined, obj, { kind: def.kind, manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
+    const guard = await this.ctx.admit?.(def, obj);
     if (opts.dryRun) return obj;
 
-    const [res] = await this.ctx.store.commit([{ op: 'create', object: obj, requireNamespace: def.namespaced }]);
+    const [res] = await this.ctx.store.commit([{ op: 'create', object: obj, requireNamespace: def.namespaced, guard }]);
     if (!res.ok) {
       if (def.namespaced) await this.requireLiveNamespace(String(namespace));
+      if (guard && !(await this.ctx.store.get(def.kind, namespace ?? '', String(meta.name)))) {
+        throw conflict(def.plural, def.group, String(meta.name), 'an allocated value was taken meanwhile; please try again');
+      }
       throw alreadyExists(def.plural, def.group, String(meta.name));
     }
     this.ctx.onWrite?.(def.kind);
@@ -153,6 +173,7 @@ export class ObjectWriter {
   prepareUpdate(def: KindDef, old: KObject, next: Record<string, unknown>, subresource: string | undefined, opts: WriteOptions): KObject {
     checkKind(def, next);
     checkUnknownFields(def, next, opts);
+    checkTypes(def, next);
     const obj = structuredClone(checkMetadata(next));
     const meta = (obj.metadata ??= {});
     const oldMeta = old.metadata!;
@@ -195,9 +216,9 @@ export class ObjectWriter {
     }
     def.defaults?.(obj);
     def.prepareUpdate?.(obj, old);
-    if (def.hasSpec && specOf(obj) !== specOf(old)) obj.metadata!.generation = (oldMeta.generation ?? 0) + 1;
+    if (def.hasSpec && !deepEqual(specOf(obj), specOf(old))) obj.metadata!.generation = (oldMeta.generation ?? 0) + 1;
     validateObject(def, obj, old);
-    updateManagedFields(old, obj, { kind: def.kind, subresource, manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
+    if (!opts.applied) updateManagedFields(old, obj, { kind: def.kind, subresource, manager: opts.fieldManager, apiVersion: apiVersionOf(def), now: this.now() });
     return obj;
   }
 
@@ -206,15 +227,19 @@ export class ObjectWriter {
    * whose last finalizer went away is deleted instead.
    */
   async commitUpdate(def: KindDef, old: KObject, obj: KObject, opts: WriteOptions): Promise<KObject> {
-    if (JSON.stringify({ ...obj, metadata: { ...obj.metadata, managedFields: undefined } }) === JSON.stringify({ ...old, metadata: { ...old.metadata, managedFields: undefined } })) {
+    // Compared as values: clients send keys in their own order.
+    if (deepEqual({ ...obj, metadata: { ...obj.metadata, managedFields: undefined } }, { ...old, metadata: { ...old.metadata, managedFields: undefined } })) {
       return old; // nothing changed: no write, same resourceVersion, as kube-apiserver does
     }
+    const guard = await this.ctx.admit?.(def, obj, old);
     if (opts.dryRun) return obj;
     const rv = Number(old.metadata!.resourceVersion);
-    const finished = obj.metadata?.deletionTimestamp && !(obj.metadata.finalizers ?? []).length;
+    // As kube-apiserver's shouldDeleteDuringUpdate: only a zero grace period lets the update delete; a pod
+    // still in its grace period stays until its node deletes it, a namespace until its controller does.
+    const finished = obj.metadata?.deletionTimestamp && !(obj.metadata.finalizers ?? []).length && old.metadata?.deletionGracePeriodSeconds === 0;
     const op: WriteOp = finished
       ? { op: 'delete', kind: def.kind, namespace: old.metadata!.namespace ?? '', name: String(old.metadata!.name), rv }
-      : { op: 'update', object: obj, rv };
+      : { op: 'update', object: obj, rv, guard };
     const [res] = await this.ctx.store.commit([op]);
     if (!res.ok) throw conflict(def.plural, def.group, String(old.metadata!.name));
     this.ctx.onWrite?.(def.kind);

@@ -3,7 +3,7 @@ import type { KObject } from '../kinds/types.js';
 import type { WriteOp } from '../store/store.js';
 
 /** The write that deletes `obj` as a controller does (Background): marked when a node must stop it first. */
-export function deleteOp(obj: KObject, now: Date): WriteOp | undefined {
+export function deleteOp(obj: KObject, now: Date): Exclude<WriteOp, { op: 'event' }> | undefined {
   const meta = obj.metadata!;
   const kind = String(obj.kind);
   if (meta.deletionTimestamp) return undefined; // already on its way

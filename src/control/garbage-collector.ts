@@ -1,5 +1,5 @@
-import type { Clock } from '../store/clock.js';
-import type { Store, WriteOp } from '../store/store.js';
+import type { WriteOp } from '../store/store.js';
+import type { PassContext } from './context.js';
 import { deleteOp, removeFinalizerOp } from './deletion.js';
 
 // Garbage collection through controller ownerReferences (the owner_uid column):
@@ -12,8 +12,8 @@ const DELETING_WITH = (finalizer: string) => `SELECT rv, object FROM objects
   WHERE json_extract(object, '$.metadata.deletionTimestamp') IS NOT NULL
     AND EXISTS (SELECT 1 FROM json_each(object, '$.metadata.finalizers') WHERE value = '${finalizer}')`;
 
-export async function collectGarbage(store: Store, clock: Clock): Promise<number> {
-  const [dangling, foreground, orphaning, dependents] = await store.query([
+export async function collectGarbage(ctx: PassContext): Promise<void> {
+  const [dangling, foreground, orphaning, dependents] = await ctx.store.query([
     `SELECT o.rv, o.object FROM objects o
       WHERE o.owner_uid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects p WHERE p.uid = o.owner_uid)`,
     DELETING_WITH('foregroundDeletion'),
@@ -22,7 +22,7 @@ export async function collectGarbage(store: Store, clock: Clock): Promise<number
       WHERE json_extract(p.object, '$.metadata.deletionTimestamp') IS NOT NULL
         AND EXISTS (SELECT 1 FROM json_each(p.object, '$.metadata.finalizers') WHERE value IN ('foregroundDeletion', 'orphan'))`,
   ]);
-  const now = clock.now();
+  const now = ctx.now();
   const ops: WriteOp[] = [];
   for (const obj of dangling) {
     const op = deleteOp(obj, now);
@@ -53,6 +53,5 @@ export async function collectGarbage(store: Store, clock: Clock): Promise<number
       ops.push({ op: 'update', object: next, rv: Number(d.metadata!.resourceVersion) });
     }
   }
-  if (ops.length) await store.commit(ops);
-  return ops.length;
+  await ctx.commit(ops);
 }

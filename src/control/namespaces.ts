@@ -1,5 +1,5 @@
-import type { Clock } from '../store/clock.js';
-import type { Store, WriteOp } from '../store/store.js';
+import type { WriteOp } from '../store/store.js';
+import type { PassContext } from './context.js';
 import { deleteOp } from './deletion.js';
 
 // A namespace being deleted (Terminating) has everything in it deleted; once it is empty it goes.
@@ -8,12 +8,12 @@ import { deleteOp } from './deletion.js';
 const TERMINATING = `SELECT name FROM objects WHERE kind = 'Namespace' AND namespace = ''
   AND json_extract(object, '$.metadata.deletionTimestamp') IS NOT NULL`;
 
-export async function finishNamespaces(store: Store, clock: Clock): Promise<number> {
-  const [namespaces, contents] = await store.query([
+export async function finishNamespaces(ctx: PassContext): Promise<void> {
+  const [namespaces, contents] = await ctx.store.query([
     `SELECT rv, object FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name IN (${TERMINATING})`,
     `SELECT rv, object FROM objects WHERE namespace IN (${TERMINATING})`,
   ]);
-  const now = clock.now();
+  const now = ctx.now();
   const occupied = new Set(contents.map((o) => o.metadata!.namespace));
   const ops: WriteOp[] = [];
   for (const obj of contents) {
@@ -24,6 +24,5 @@ export async function finishNamespaces(store: Store, clock: Clock): Promise<numb
     if (occupied.has(ns.metadata!.name)) continue;
     ops.push({ op: 'delete', kind: 'Namespace', namespace: '', name: ns.metadata!.name!, rv: Number(ns.metadata!.resourceVersion) });
   }
-  if (ops.length) await store.commit(ops);
-  return ops.length;
+  await ctx.commit(ops);
 }

@@ -1,7 +1,11 @@
 import type { Clock } from '../store/clock.js';
 import type { Store } from '../store/store.js';
+import { defaultControlOptions, PassContext, type ControlOptions } from './context.js';
+import { endpoints } from './endpoints.js';
 import { collectGarbage } from './garbage-collector.js';
 import { finishNamespaces } from './namespaces.js';
+import { nodeLifecycle } from './node-lifecycle.js';
+import { replicaSets } from './replicasets.js';
 
 // One reconcile pass: every controller in a fixed order, each deriving its work from the
 // database alone, so a pass can die halfway and the next one carries on.
@@ -11,34 +15,36 @@ export interface PassResult {
   roundTrips: number;
 }
 
-export interface ControlOptions {
-  /** Changes kept in the log for watches to resume from; older ones are compacted away. */
-  changeLogSize: number;
-}
-
-export const defaultControlOptions: ControlOptions = { changeLogSize: 100_000 };
+export const CONTROLLERS = [
+  ['node-lifecycle', nodeLifecycle],
+  ['garbage-collector', collectGarbage],
+  ['namespace', finishNamespaces],
+  ['replicaset', replicaSets],
+  ['endpoints', endpoints],
+] as const;
 
 export async function reconcile(store: Store, clock: Clock, opts: ControlOptions = defaultControlOptions): Promise<PassResult> {
   const before = store.roundTrips;
-  let writes = 0;
-  writes += await collectGarbage(store, clock);
-  writes += await finishNamespaces(store, clock);
-  await store.compact(opts.changeLogSize);
-  return { writes, roundTrips: store.roundTrips - before };
+  const ctx = new PassContext(store, clock, opts);
+  for (const [, controller] of CONTROLLERS) await controller(ctx);
+  await store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000));
+  return { writes: ctx.writes, roundTrips: store.roundTrips - before };
 }
 
 /**
- * Runs passes on a timer and soon after writes (debounced), one at a time. For long-lived
- * processes (`skiff serve`); Workers run passes from cron and waitUntil instead.
+ * Runs passes on a timer and soon after writes (debounced), one at a time; a pass that wrote
+ * something is followed by another, until the state settles. For long-lived processes
+ * (`skiff serve`); Workers run passes from cron and waitUntil instead.
  */
 export class PassScheduler {
   private timer?: ReturnType<typeof setInterval>;
   private kickTimer?: ReturnType<typeof setTimeout>;
   private running?: Promise<void>;
   private again = false;
+  private stopped = false;
 
   constructor(
-    private run: () => Promise<unknown>,
+    private run: () => Promise<PassResult>,
     private intervalMs: number,
     private debounceMs = 20,
   ) {}
@@ -49,7 +55,7 @@ export class PassScheduler {
 
   /** Ask for a pass soon. */
   kick(delay = this.debounceMs): void {
-    if (this.kickTimer) return;
+    if (this.kickTimer || this.stopped) return;
     this.kickTimer = setTimeout(() => {
       this.kickTimer = undefined;
       void this.runOnce();
@@ -62,7 +68,9 @@ export class PassScheduler {
       return;
     }
     this.running = this.run()
-      .then(() => undefined)
+      .then((r) => {
+        if (r.writes > 0) this.again = true;
+      })
       .catch((e) => console.error('reconcile pass failed:', e))
       .finally(() => {
         this.running = undefined;
@@ -75,6 +83,7 @@ export class PassScheduler {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.kickTimer);
     await this.running;

@@ -45,6 +45,11 @@ export class CompactedError extends Error {
 
 const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
+/** An object from a row that selected `rv, object`. */
+export function objectOf(row: Record<string, unknown>): KObject {
+  return parse(row.rv, row.object);
+}
+
 function parse(rv: unknown, json: unknown): KObject {
   const obj = JSON.parse(String(json)) as KObject;
   obj.metadata = { ...obj.metadata, resourceVersion: String(rv) };
@@ -253,14 +258,23 @@ export class Store {
     return { events, rev: upTo };
   }
 
-  /** Drop change-log rows older than the newest `keep`; watches from before them get 410 Gone. */
-  async compact(keep: number): Promise<void> {
-    await this.batch(
-      [
-        { sql: 'UPDATE revision SET compacted = MAX(compacted, rev - ?) WHERE id = 1', args: [keep] },
-        'DELETE FROM changes WHERE rev <= (SELECT compacted FROM revision WHERE id = 1)',
-      ],
-      'write',
-    );
+  /**
+   * Housekeeping in one round trip: drop change-log rows older than the newest `keep` (watches from
+   * before them get 410 Gone) and, when given, Events last seen before `eventsBefore`.
+   */
+  async compact(keep: number, eventsBefore?: string): Promise<void> {
+    const stmts: InStatement[] = [
+      { sql: 'UPDATE revision SET compacted = MAX(compacted, rev - ?) WHERE id = 1', args: [keep] },
+      'DELETE FROM changes WHERE rev <= (SELECT compacted FROM revision WHERE id = 1)',
+    ];
+    if (eventsBefore) {
+      stmts.push({
+        sql: `DELETE FROM objects WHERE kind = 'Event' AND COALESCE(json_extract(object, '$.lastTimestamp'), json_extract(object, '$.eventTime'), json_extract(object, '$.metadata.creationTimestamp')) < ?`,
+        args: [eventsBefore],
+      });
+    }
+    const rs = await this.batch(stmts, 'write');
+    if (eventsBefore && rs[2].rowsAffected > 0) for (const l of this.listeners) l();
   }
+
 }
