@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import { apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
 import { openapiV2, openapiV3Document, openapiV3Index } from './openapi/index.js';
 import { parseResourcePath } from './paths.js';
+import { addDefaultTolerations } from '../kinds/pod.js';
 import { ResourceHandler } from './resources.js';
 import { allocateService, defaultServiceRanges, type ServiceRanges } from './service-allocation.js';
 import { ApiError, statusResponse } from './status.js';
@@ -20,6 +21,8 @@ export interface AppOptions {
   bookmarkIntervalMs?: number;
   /** How often a watch reads the change log when no local write woke it. */
   pollIntervalMs?: number;
+  /** --default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds. */
+  defaultTolerationSeconds?: [number, number];
   /** --service-cluster-ip-range and --service-node-port-range. */
   serviceRanges?: ServiceRanges;
 }
@@ -34,8 +37,11 @@ export function createApp(opts: AppOptions): Hono {
     store: opts.store,
     clock: opts.clock,
     onWrite: opts.onWrite,
-    admit: async (def, obj, old) =>
-      def.kind === 'Service' ? allocateService(opts.store, opts.serviceRanges ?? defaultServiceRanges, obj, old) : undefined,
+    admit: async (def, obj, old) => {
+      if (def.kind === 'Service') return allocateService(opts.store, opts.serviceRanges ?? defaultServiceRanges, obj, old);
+      if (def.kind === 'Pod' && !old) addDefaultTolerations(obj.spec, ...(opts.defaultTolerationSeconds ?? []));
+      return undefined;
+    },
     maxWatchSeconds: opts.maxWatchSeconds ?? 1800,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
     pollIntervalMs: opts.pollIntervalMs ?? 2_000,

@@ -1,3 +1,4 @@
+import { addDefaultTolerations } from '../kinds/pod.js';
 import { kindNamed } from '../kinds/registry.js';
 import type { KObject } from '../kinds/types.js';
 import { selectorMatches, type LabelSelector } from '../kinds/validation.js';
@@ -76,6 +77,7 @@ function newPod(ctx: PassContext, rs: KObject, spec: RSSpec): KObject {
     status: {},
   };
   kindNamed('Pod')!.defaults!(pod);
+  addDefaultTolerations(pod.spec, ctx.opts.defaultNotReadyTolerationSeconds, ctx.opts.defaultUnreachableTolerationSeconds);
   return pod;
 }
 

@@ -37,20 +37,22 @@ function defaultPod(pod: any): void {
   // Priority admission with no PriorityClass.
   if (!spec.priorityClassName) spec.priority ??= 0;
   spec.preemptionPolicy ??= 'PreemptLowerPriority';
-  addDefaultTolerations(spec);
   pod.status ??= {};
   pod.status.phase ||= 'Pending';
   pod.status.qosClass ||= podQOSClass(pod);
 }
 
-/** DefaultTolerationSeconds admission: tolerate not-ready and unreachable nodes for 300 s unless told otherwise. */
-function addDefaultTolerations(spec: any): void {
+/**
+ * DefaultTolerationSeconds admission (pod creation only): tolerate not-ready and unreachable nodes for
+ * a while unless the pod says otherwise.
+ */
+export function addDefaultTolerations(spec: any, notReadySeconds = DEFAULT_TOLERATION_SECONDS, unreachableSeconds = DEFAULT_TOLERATION_SECONDS): void {
   const tolerations: any[] = spec.tolerations ?? [];
   const tolerates = (key: string) => tolerations.some((t) =>
     (t?.key === key || !t?.key) && (t?.effect === 'NoExecute' || !t?.effect));
   const added = [TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE]
     .filter((key) => !tolerates(key))
-    .map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: DEFAULT_TOLERATION_SECONDS }));
+    .map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: key === TAINT_NODE_NOT_READY ? notReadySeconds : unreachableSeconds }));
   if (added.length) spec.tolerations = [...tolerations, ...added];
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pod, podQOSClass } from '../../src/kinds/pod.js';
+import { addDefaultTolerations, pod, podQOSClass } from '../../src/kinds/pod.js';
 import { imageTag } from '../../src/kinds/podspec.js';
 
 const now = new Date('2024-05-01T12:00:00Z');
@@ -11,6 +11,7 @@ function newPod(spec: Record<string, unknown> = {}): any {
     spec: { containers: [{ name: 'app', image: 'nginx:1.25' }], ...spec },
   };
   pod.defaults!(p);
+  addDefaultTolerations(p.spec);
   return p;
 }
 
@@ -26,10 +27,6 @@ describe('pod defaults', () => {
       ports: [{ containerPort: 80, protocol: 'TCP' }],
       readinessProbe: { timeoutSeconds: 1, periodSeconds: 10, successThreshold: 1, failureThreshold: 3, httpGet: { path: '/', scheme: 'HTTP', port: 80 } },
     });
-    expect(p.spec.tolerations).toEqual([
-      { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-    ]);
     expect(p.status).toEqual({ phase: 'Pending', qosClass: 'BestEffort' });
   });
 
@@ -52,6 +49,17 @@ describe('pod defaults', () => {
     expect(p.spec.containers[0].resources.requests).toEqual({ cpu: '500m', memory: '128Mi' });
     expect(p.status.qosClass).toBe('Guaranteed');
     expect(podQOSClass({ spec: { containers: [{ resources: { requests: { cpu: '100m' } } }] } })).toBe('Burstable');
+  });
+
+  it('adds the default tolerations at creation, with the configured seconds', () => {
+    const p: any = { spec: { containers: [{ name: 'app', image: 'nginx:1.25' }] } };
+    pod.defaults!(p);
+    expect(p.spec.tolerations).toBeUndefined();
+    addDefaultTolerations(p.spec, 30, 60);
+    expect(p.spec.tolerations).toEqual([
+      { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
+      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 60 },
+    ]);
   });
 
   it('keeps a user toleration that already covers the taints', () => {
