@@ -3,6 +3,7 @@ import type { KObject } from '../kinds/types.js';
 import type { WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
 import { deleteOp } from './deletion.js';
+import { toleratesTaint, type Taint, type Toleration } from './scheduling.js';
 
 // Node heartbeats and failure recovery, as kube-controller-manager's node lifecycle controller,
 // taint-eviction controller and pod GC do them:
@@ -17,21 +18,6 @@ import { deleteOp } from './deletion.js';
 const COMPONENT = 'node-controller';
 const EVICTION_COMPONENT = 'taint-eviction-controller';
 
-interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-  timeAdded?: string;
-}
-
-interface Toleration {
-  key?: string;
-  operator?: string;
-  value?: string;
-  effect?: string;
-  tolerationSeconds?: number;
-}
-
 interface Condition {
   type: string;
   status: string;
@@ -43,17 +29,12 @@ interface Condition {
 
 const MANAGED_TAINTS = [TAINT_NODE_UNREACHABLE, TAINT_NODE_NOT_READY];
 
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.operator === 'Exists') return !t.key || t.key === taint.key;
-  return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
-}
 
 /** When a pod on a node with these taints must go: now, at a time, or never (undefined). */
 export function evictionTime(tolerations: Toleration[], taints: Taint[]): number | undefined {
   let at: number | undefined;
   for (const taint of taints.filter((t) => t.effect === 'NoExecute')) {
-    const matching = tolerations.filter((t) => tolerates(t, taint));
+    const matching = tolerations.filter((t) => toleratesTaint(t, taint));
     if (matching.length === 0) return 0;
     const seconds = matching.map((t) => t.tolerationSeconds).filter((s): s is number => s !== undefined);
     if (seconds.length === matching.length) {

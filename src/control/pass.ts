@@ -6,6 +6,7 @@ import { collectGarbage } from './garbage-collector.js';
 import { finishNamespaces } from './namespaces.js';
 import { nodeLifecycle } from './node-lifecycle.js';
 import { replicaSets } from './replicasets.js';
+import { scheduler } from './scheduler.js';
 
 // One reconcile pass: every controller in a fixed order, each deriving its work from the
 // database alone, so a pass can die halfway and the next one carries on.
@@ -20,6 +21,7 @@ export const CONTROLLERS = [
   ['garbage-collector', collectGarbage],
   ['namespace', finishNamespaces],
   ['replicaset', replicaSets],
+  ['scheduler', scheduler],
   ['endpoints', endpoints],
 ] as const;
 

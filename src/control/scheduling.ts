@@ -1,0 +1,555 @@
+// The scheduler's decisions, as kube-scheduler's default profile makes them, over an in-memory
+// picture of the nodes. Pure: no store, no clock. Filters run in kube-scheduler's order and a node
+// is rejected by the first that fails: NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts,
+// NodeResourcesFit, PodTopologySpread. Scores (weights as kube-scheduler's): TaintToleration 3,
+// NodeAffinity 2, NodeResourcesFit (LeastAllocated) 1, PodTopologySpread 2. Messages are
+// kube-scheduler's words, so `kubectl describe` reads the same.
+import { podSummary } from '../kinds/pod-summary.js';
+import { TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE } from '../kinds/pod.js';
+import { milliValue, wholeValue } from '../kinds/quantity.js';
+import type { KObject } from '../kinds/types.js';
+import { selectorMatches, type LabelSelector } from '../kinds/validation.js';
+
+export const TAINT_NODE_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
+const LABEL_HOSTNAME = 'kubernetes.io/hostname';
+const LABEL_ZONE = 'topology.kubernetes.io/zone';
+const MAX_NODE_SCORE = 100;
+// What a container that requests nothing counts for when scoring (schedutil.DefaultMilliCPURequest / DefaultMemoryRequest).
+const DEFAULT_MILLI_CPU_REQUEST = 100;
+const DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024;
+// Owners whose pods kube-scheduler spreads by default (PodTopologySpread system defaults).
+const SPREAD_BY_DEFAULT = new Set(['ReplicaSet', 'ReplicationController', 'StatefulSet']);
+
+export const REASON = {
+  unschedulable: 'node(s) were unschedulable',
+  affinity: "node(s) didn't match Pod's node affinity/selector",
+  ports: "node(s) didn't have free ports for the requested pod ports",
+  tooManyPods: 'Too many pods',
+  spread: "node(s) didn't match pod topology spread constraints",
+  spreadLabel: "node(s) didn't match pod topology spread constraints (missing required label)",
+  noVictims: 'No preemption victims found for incoming pod',
+  preemptionNotHelpful: 'Preemption is not helpful for scheduling',
+} as const;
+export const NO_NODES_AVAILABLE = 'no nodes available to schedule pods';
+
+export const untoleratedTaintReason = (t: Taint) => `node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`;
+export const insufficientReason = (resource: string) => `Insufficient ${resource}`;
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: string;
+  timeAdded?: string;
+}
+
+export interface Toleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+  tolerationSeconds?: number;
+}
+
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[];
+  matchFields?: NodeSelectorRequirement[];
+}
+
+export interface NodeAffinity {
+  requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: NodeSelectorTerm[] };
+  preferredDuringSchedulingIgnoredDuringExecution?: { weight?: number; preference?: NodeSelectorTerm }[];
+}
+
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: string;
+  labelSelector?: LabelSelector;
+  minDomains?: number;
+  nodeAffinityPolicy?: string;
+  nodeTaintsPolicy?: string;
+  matchLabelKeys?: string[];
+}
+
+/** A pod as it weighs on its node. */
+export interface PlacedPod {
+  namespace: string;
+  labels: Record<string, string>;
+  ownerUid: string | null;
+  /** Effective requests (cpu in millicores, `pods` 1), as the pod summary has them. */
+  requests: Record<string, number>;
+  /** "PROTOCOL/HOSTIP/PORT", as the pod summary has them. */
+  hostPorts: string[];
+  priority: number;
+  terminal: boolean;
+  deleting: boolean;
+}
+
+/** A pod waiting for a node: what the filters and scores read of it. */
+export interface PendingPod extends PlacedPod {
+  name: string;
+  uid: string;
+  created: string;
+  ownerKind: string | null;
+  preemptionPolicy: string;
+  nodeSelector: Record<string, string>;
+  nodeAffinity: NodeAffinity;
+  tolerations: Toleration[];
+  spreadConstraints: TopologySpreadConstraint[];
+}
+
+export function pendingPod(pod: KObject): PendingPod {
+  const spec = (pod.spec ?? {}) as {
+    priority?: number;
+    preemptionPolicy?: string;
+    nodeSelector?: Record<string, string>;
+    affinity?: { nodeAffinity?: NodeAffinity };
+    tolerations?: Toleration[];
+    topologySpreadConstraints?: TopologySpreadConstraint[];
+  };
+  const meta = pod.metadata ?? {};
+  const owner = meta.ownerReferences?.find((o) => o.controller);
+  const summary = podSummary(pod);
+  return {
+    name: String(meta.name),
+    namespace: meta.namespace ?? '',
+    uid: String(meta.uid),
+    created: String(meta.creationTimestamp ?? ''),
+    labels: summary.labels,
+    ownerUid: owner?.uid ?? null,
+    ownerKind: owner?.kind ?? null,
+    requests: summary.requests,
+    hostPorts: summary.hostPorts,
+    priority: spec.priority ?? 0,
+    preemptionPolicy: spec.preemptionPolicy ?? 'PreemptLowerPriority',
+    terminal: false,
+    deleting: summary.deleting,
+    nodeSelector: spec.nodeSelector ?? {},
+    nodeAffinity: spec.affinity?.nodeAffinity ?? {},
+    tolerations: spec.tolerations ?? [],
+    spreadConstraints: spec.topologySpreadConstraints ?? [],
+  };
+}
+
+/** Kubernetes' priority queue order: higher priority first, then older first (then by key, to be deterministic). */
+export function queueOrder(a: PendingPod, b: PendingPod): number {
+  return b.priority - a.priority || compare(a.created, b.created) || compare(a.namespace, b.namespace) || compare(a.name, b.name);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A node and what is placed on it, updated as the pass binds pods so each decision sees the ones before. */
+export class NodeState {
+  /** Every pod bound to the node, in any phase (what nodePodCountGuard counts). */
+  readonly pods: PlacedPod[] = [];
+  /** Sum of the requests of the non-terminal pods. */
+  readonly requested: Record<string, number> = {};
+  /** cpu and memory requested, counting containers that request none at kube-scheduler's defaults (for scoring). */
+  nonZeroCpu = 0;
+  nonZeroMemory = 0;
+  /** Pods per controller owner, not terminal nor being deleted (default spreading). */
+  readonly ownerCounts = new Map<string, number>();
+
+  constructor(
+    readonly name: string,
+    readonly labels: Record<string, string>,
+    readonly taints: Taint[],
+    readonly unschedulable: boolean,
+    readonly allocatable: Record<string, number>,
+  ) {}
+
+  add(p: PlacedPod): void {
+    this.pods.push(p);
+    if (p.terminal) return;
+    for (const [k, v] of Object.entries(p.requests)) this.requested[k] = (this.requested[k] ?? 0) + v;
+    this.nonZeroCpu += p.requests.cpu || DEFAULT_MILLI_CPU_REQUEST;
+    this.nonZeroMemory += p.requests.memory || DEFAULT_MEMORY_REQUEST;
+    if (p.ownerUid && !p.deleting) this.ownerCounts.set(p.ownerUid, (this.ownerCounts.get(p.ownerUid) ?? 0) + 1);
+  }
+
+  /** Pods that hold resources: bound and not Succeeded or Failed. */
+  active(): PlacedPod[] {
+    return this.pods.filter((p) => !p.terminal);
+  }
+
+  /** The same node with some pods gone (to see whether preempting them would help). */
+  without(gone: Set<PlacedPod>): NodeState {
+    const next = new NodeState(this.name, this.labels, this.taints, this.unschedulable, this.allocatable);
+    for (const p of this.pods) if (!gone.has(p)) next.add(p);
+    return next;
+  }
+}
+
+type Condition = { type?: string; status?: string };
+
+/**
+ * The scheduler's view of a Node object. A node that is not Ready carries the taint the node
+ * lifecycle controller gives it (TaintNodesByCondition), so only pods tolerating it land there.
+ */
+export function nodeState(node: KObject): NodeState {
+  const name = String(node.metadata?.name);
+  const spec = (node.spec ?? {}) as { taints?: Taint[]; unschedulable?: boolean };
+  const status = (node.status ?? {}) as { allocatable?: Record<string, unknown>; capacity?: Record<string, unknown>; conditions?: Condition[] };
+  const taints = [...(spec.taints ?? [])];
+  const ready = status.conditions?.find((c) => c?.type === 'Ready')?.status;
+  if (ready !== 'True') {
+    const key = ready === 'Unknown' ? TAINT_NODE_UNREACHABLE : TAINT_NODE_NOT_READY;
+    if (!taints.some((t) => t.key === key && t.effect === 'NoSchedule')) taints.push({ key, effect: 'NoSchedule' });
+  }
+  const allocatable: Record<string, number> = {};
+  for (const [k, q] of Object.entries(status.allocatable ?? status.capacity ?? {})) {
+    const v = k === 'cpu' ? milliValue(q) : wholeValue(q);
+    if (v !== undefined) allocatable[k] = v;
+  }
+  // The kubelet always labels its node with its hostname; default it for nodes registered without.
+  const labels = { [LABEL_HOSTNAME]: name, ...(node.metadata?.labels ?? {}) };
+  return new NodeState(name, labels, taints, !!spec.unschedulable, allocatable);
+}
+
+// ---- taints and tolerations (k8s.io/api/core/v1 Toleration.ToleratesTaint)
+
+export function toleratesTaint(t: Toleration, taint: Taint): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  if (t.key && t.key !== taint.key) return false;
+  switch (t.operator ?? '') {
+    case '':
+    case 'Equal':
+      return (t.value ?? '') === (taint.value ?? '');
+    case 'Exists':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The first of the node's taints with one of these effects that no toleration tolerates. */
+export function untoleratedTaint(taints: Taint[], tolerations: Toleration[], effects: readonly string[]): Taint | undefined {
+  return taints.find((taint) => effects.includes(taint.effect) && !tolerations.some((t) => toleratesTaint(t, taint)));
+}
+
+const DO_NOT_SCHEDULE = ['NoSchedule', 'NoExecute'] as const;
+
+// ---- node selectors and affinity (component-helpers nodeaffinity)
+
+const INTEGER = /^[+-]?\d+$/;
+
+function requirementMatches(r: NodeSelectorRequirement, value: string | undefined): boolean {
+  const values = r.values ?? [];
+  switch (r.operator) {
+    case 'In':
+      return values.length > 0 && value !== undefined && values.includes(value);
+    case 'NotIn':
+      return values.length > 0 && (value === undefined || !values.includes(value));
+    case 'Exists':
+      return value !== undefined;
+    case 'DoesNotExist':
+      return value === undefined;
+    case 'Gt':
+    case 'Lt': {
+      if (value === undefined || values.length !== 1 || !INTEGER.test(values[0]) || !INTEGER.test(value)) return false;
+      return r.operator === 'Gt' ? BigInt(value) > BigInt(values[0]) : BigInt(value) < BigInt(values[0]);
+    }
+    default:
+      return false;
+  }
+}
+
+/** One nodeSelectorTerm: its expressions and fields ANDed; a term with neither selects nothing. */
+export function termMatches(term: NodeSelectorTerm, node: { name: string; labels: Record<string, string> }): boolean {
+  const exprs = term.matchExpressions ?? [];
+  const fields = term.matchFields ?? [];
+  if (exprs.length === 0 && fields.length === 0) return false;
+  const label = (k: string) => (Object.prototype.hasOwnProperty.call(node.labels, k) ? node.labels[k] : undefined);
+  return (
+    exprs.every((r) => requirementMatches(r, label(r.key))) &&
+    fields.every((r) => r.key === 'metadata.name' && (r.operator === 'In' || r.operator === 'NotIn') && requirementMatches(r, node.name))
+  );
+}
+
+/** nodeSelector (every label) and required node affinity (terms ORed). */
+export function matchesNodeAffinity(pod: Pick<PendingPod, 'nodeSelector' | 'nodeAffinity'>, node: NodeState): boolean {
+  for (const [k, v] of Object.entries(pod.nodeSelector)) if (node.labels[k] !== v) return false;
+  const required = pod.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+  return !required || (required.nodeSelectorTerms ?? []).some((t) => termMatches(t, node));
+}
+
+// ---- host ports (framework.HostPortInfo.CheckConflict)
+
+const WILDCARD_IPS = new Set(['0.0.0.0', '::', '']);
+
+function hostPort(s: string): { protocol: string; ip: string; port: string } {
+  const first = s.indexOf('/');
+  const last = s.lastIndexOf('/');
+  return { protocol: s.slice(0, first), ip: s.slice(first + 1, last), port: s.slice(last + 1) };
+}
+
+/** Same protocol and port, and host IPs that overlap (a wildcard IP overlaps every IP). */
+export function portsConflict(wanted: string[], used: string[]): boolean {
+  const usedPorts = used.map(hostPort);
+  return wanted.map(hostPort).some((w) =>
+    usedPorts.some((u) => u.protocol === w.protocol && u.port === w.port && (WILDCARD_IPS.has(w.ip) || WILDCARD_IPS.has(u.ip) || u.ip === w.ip)),
+  );
+}
+
+// ---- topology spread (PodTopologySpread)
+
+interface Spread {
+  maxSkew: number;
+  topologyKey: string;
+  minDomains: number;
+  /** Whether a placed pod counts for this constraint (same namespace, selected, not being deleted). */
+  counts: (p: PlacedPod) => boolean;
+  selfMatch: boolean;
+  honourAffinity: boolean;
+  honourTaints: boolean;
+}
+
+function spreadConstraints(pod: PendingPod, when: 'DoNotSchedule' | 'ScheduleAnyway'): Spread[] {
+  if (pod.spreadConstraints.length === 0) {
+    // kube-scheduler's system default constraints, for pods of ReplicaSets and the like, selecting their siblings.
+    if (when !== 'ScheduleAnyway' || !pod.ownerUid || !SPREAD_BY_DEFAULT.has(pod.ownerKind ?? '')) return [];
+    const counts = (p: PlacedPod) => p.ownerUid === pod.ownerUid && p.namespace === pod.namespace && !p.deleting;
+    const base = { minDomains: 1, counts, selfMatch: true, honourAffinity: true, honourTaints: false };
+    return [
+      { ...base, maxSkew: 3, topologyKey: LABEL_HOSTNAME },
+      { ...base, maxSkew: 5, topologyKey: LABEL_ZONE },
+    ];
+  }
+  return pod.spreadConstraints
+    .filter((c) => c.whenUnsatisfiable === when)
+    .map((c) => {
+      // matchLabelKeys add "key In (the pod's value)" for keys the pod carries.
+      const extra = (c.matchLabelKeys ?? []).filter((k) => k in pod.labels).map((k) => ({ key: k, operator: 'In', values: [pod.labels[k]] }));
+      const selector = c.labelSelector && { ...c.labelSelector, matchExpressions: [...(c.labelSelector.matchExpressions ?? []), ...extra] };
+      return {
+        maxSkew: c.maxSkew,
+        topologyKey: c.topologyKey,
+        minDomains: c.minDomains ?? 1,
+        counts: (p: PlacedPod) => p.namespace === pod.namespace && !p.deleting && selectorMatches(selector, p.labels),
+        selfMatch: selectorMatches(selector, pod.labels),
+        honourAffinity: (c.nodeAffinityPolicy ?? 'Honor') === 'Honor',
+        honourTaints: c.nodeTaintsPolicy === 'Honor',
+      };
+    });
+}
+
+function includesNode(c: Spread, pod: PendingPod, node: NodeState): boolean {
+  if (c.honourAffinity && !matchesNodeAffinity(pod, node)) return false;
+  return !c.honourTaints || !untoleratedTaint(node.taints, pod.tolerations, DO_NOT_SCHEDULE);
+}
+
+const hasKeys = (node: NodeState, cs: Spread[]) => cs.every((c) => c.topologyKey in node.labels);
+const matching = (node: NodeState, c: Spread) => node.active().filter(c.counts).length;
+
+interface SpreadFilter {
+  constraint: Spread;
+  perDomain: Map<string, number>;
+  min: number;
+}
+
+/** PreFilter: matching pods per topology domain, over the nodes the constraints take in. */
+function spreadFilter(pod: PendingPod, nodes: NodeState[]): SpreadFilter[] {
+  const cs = spreadConstraints(pod, 'DoNotSchedule');
+  const state = cs.map((constraint) => ({ constraint, perDomain: new Map<string, number>(), min: 0 }));
+  for (const node of nodes) {
+    if (!hasKeys(node, cs)) continue;
+    for (const s of state) {
+      if (!includesNode(s.constraint, pod, node)) continue;
+      const domain = node.labels[s.constraint.topologyKey];
+      s.perDomain.set(domain, (s.perDomain.get(domain) ?? 0) + matching(node, s.constraint));
+    }
+  }
+  for (const s of state) s.min = s.perDomain.size < s.constraint.minDomains || s.perDomain.size === 0 ? 0 : Math.min(...s.perDomain.values());
+  return state;
+}
+
+// ---- filters
+
+/** Why a node cannot take the pod; `resolvable` when removing pods from it could change that. */
+export interface Rejection {
+  reasons: string[];
+  resolvable: boolean;
+}
+
+function fitsResources(pod: PendingPod, node: NodeState): string[] {
+  const reasons: string[] = [];
+  if ((node.requested.pods ?? 0) + 1 > (node.allocatable.pods ?? 0)) reasons.push(REASON.tooManyPods);
+  for (const [resource, want] of Object.entries(pod.requests)) {
+    if (resource === 'pods' || !(want > 0)) continue;
+    if (want > (node.allocatable[resource] ?? 0) - (node.requested[resource] ?? 0)) reasons.push(insufficientReason(resource));
+  }
+  return reasons;
+}
+
+function filterWith(pod: PendingPod, node: NodeState, spread: SpreadFilter[]): Rejection | undefined {
+  if (node.unschedulable && !pod.tolerations.some((t) => toleratesTaint(t, { key: TAINT_NODE_UNSCHEDULABLE, effect: 'NoSchedule' }))) {
+    return { reasons: [REASON.unschedulable], resolvable: false };
+  }
+  const taint = untoleratedTaint(node.taints, pod.tolerations, DO_NOT_SCHEDULE);
+  if (taint) return { reasons: [untoleratedTaintReason(taint)], resolvable: false };
+  if (!matchesNodeAffinity(pod, node)) return { reasons: [REASON.affinity], resolvable: false };
+  if (portsConflict(pod.hostPorts, node.active().flatMap((p) => p.hostPorts))) return { reasons: [REASON.ports], resolvable: true };
+  const short = fitsResources(pod, node);
+  if (short.length) return { reasons: short, resolvable: true };
+  for (const s of spread) {
+    const domain = node.labels[s.constraint.topologyKey];
+    if (domain === undefined) return { reasons: [REASON.spreadLabel], resolvable: false };
+    const skew = (s.perDomain.get(domain) ?? 0) + (s.constraint.selfMatch ? 1 : 0) - s.min;
+    if (skew > s.constraint.maxSkew) return { reasons: [REASON.spread], resolvable: true };
+  }
+  return undefined;
+}
+
+/** Whether `node` can take `pod`, given every node (for topology spread): undefined when it can. */
+export function filterNode(pod: PendingPod, node: NodeState, nodes: NodeState[]): Rejection | undefined {
+  return filterWith(pod, node, spreadFilter(pod, nodes));
+}
+
+// ---- scores
+
+/** framework DefaultNormalizeScore: scale to 0..100 by the highest; `reverse` for counts where fewer is better. */
+function normalize(scores: number[], reverse: boolean): number[] {
+  const max = Math.max(0, ...scores);
+  if (max === 0) return scores.map(() => (reverse ? MAX_NODE_SCORE : 0));
+  return scores.map((s) => {
+    const v = Math.floor((MAX_NODE_SCORE * s) / max);
+    return reverse ? MAX_NODE_SCORE - v : v;
+  });
+}
+
+function leastRequested(requested: number, capacity: number): number {
+  if (capacity === 0 || requested > capacity) return 0;
+  return Math.floor(((capacity - requested) * MAX_NODE_SCORE) / capacity);
+}
+
+/** NodeResourcesFit LeastAllocated over cpu and memory (weights 1 and 1), the pod included. */
+export function leastAllocatedScore(pod: PendingPod, node: NodeState): number {
+  const cpu = leastRequested(node.nonZeroCpu + (pod.requests.cpu || DEFAULT_MILLI_CPU_REQUEST), node.allocatable.cpu ?? 0);
+  const memory = leastRequested(node.nonZeroMemory + (pod.requests.memory || DEFAULT_MEMORY_REQUEST), node.allocatable.memory ?? 0);
+  return Math.floor((cpu + memory) / 2);
+}
+
+/** PodTopologySpread scoring (PreScore, Score, NormalizeScore), for the ScheduleAnyway constraints. */
+function spreadScores(pod: PendingPod, feasible: NodeState[], nodes: NodeState[]): number[] {
+  const cs = spreadConstraints(pod, 'ScheduleAnyway');
+  if (cs.length === 0) return feasible.map(() => 0);
+  // Explicit constraints need every key on a node; the system defaults score with what a node has.
+  const requireAll = pod.spreadConstraints.length > 0;
+  const ignored = new Set(feasible.filter((n) => requireAll && !hasKeys(n, cs)));
+  const perDomain = cs.map(() => new Map<string, number>());
+  for (const n of feasible) {
+    if (ignored.has(n)) continue;
+    cs.forEach((c, i) => {
+      if (c.topologyKey !== LABEL_HOSTNAME && c.topologyKey in n.labels) perDomain[i].set(n.labels[c.topologyKey], 0);
+    });
+  }
+  for (const n of nodes) {
+    if (requireAll && !hasKeys(n, cs)) continue;
+    cs.forEach((c, i) => {
+      const domain = n.labels[c.topologyKey];
+      if (c.topologyKey === LABEL_HOSTNAME || !perDomain[i].has(domain) || !includesNode(c, pod, n)) return;
+      perDomain[i].set(domain, perDomain[i].get(domain)! + matching(n, c));
+    });
+  }
+  const weights = cs.map((c, i) => Math.log((c.topologyKey === LABEL_HOSTNAME ? feasible.length - ignored.size : perDomain[i].size) + 2));
+  const raw = feasible.map((n) => {
+    if (ignored.has(n)) return 0;
+    let score = 0;
+    cs.forEach((c, i) => {
+      const domain = n.labels[c.topologyKey];
+      if (domain === undefined) return;
+      const count = c.topologyKey === LABEL_HOSTNAME ? hostnameCount(pod, n, c) : perDomain[i].get(domain)!;
+      score += count * weights[i] + (c.maxSkew - 1);
+    });
+    return Math.round(score);
+  });
+  const scored = raw.filter((_, i) => !ignored.has(feasible[i]));
+  const min = Math.min(...scored);
+  const max = Math.max(0, ...scored);
+  return raw.map((s, i) => {
+    if (ignored.has(feasible[i])) return 0;
+    if (max === 0) return MAX_NODE_SCORE;
+    return Math.floor((MAX_NODE_SCORE * (max + min - s)) / max);
+  });
+}
+
+/** Matching pods on one node; for the default (owner) constraint, kept counted on the node. */
+function hostnameCount(pod: PendingPod, node: NodeState, c: Spread): number {
+  return pod.spreadConstraints.length === 0 ? (node.ownerCounts.get(pod.ownerUid!) ?? 0) : matching(node, c);
+}
+
+/** Every feasible node's total score, in the order given. */
+export function scoreNodes(pod: PendingPod, feasible: NodeState[], nodes: NodeState[]): number[] {
+  const preferNoSchedule = pod.tolerations.filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
+  const taints = normalize(
+    feasible.map((n) => n.taints.filter((t) => t.effect === 'PreferNoSchedule' && !preferNoSchedule.some((tol) => toleratesTaint(tol, t))).length),
+    true,
+  );
+  const preferred = pod.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+  const affinity = normalize(
+    feasible.map((n) => preferred.reduce((sum, p) => sum + (p.weight && p.preference && termMatches(p.preference, n) ? p.weight : 0), 0)),
+    false,
+  );
+  const spread = spreadScores(pod, feasible, nodes);
+  return feasible.map((n, i) => 3 * taints[i] + 2 * affinity[i] + leastAllocatedScore(pod, n) + 2 * spread[i]);
+}
+
+// ---- the decision and its message
+
+/** kube-scheduler's FitError text: reasons counted over nodes, "N reason" sorted as strings. */
+export function fitMessage(nodeCount: number, rejections: Rejection[]): string {
+  const counts = new Map<string, number>();
+  for (const r of rejections) for (const reason of r.reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  const histogram = [...counts].map(([reason, n]) => `${n} ${reason}`).sort(compare);
+  return `0/${nodeCount} nodes are available:${histogram.length ? ` ${histogram.join(', ')}.` : ''}`;
+}
+
+/**
+ * What DefaultPreemption's PostFilter reports. This scheduler does not preempt; the diagnosis is
+ * kube-scheduler's: nodes rejected for good are not helped, nodes with no lower-priority pods have no
+ * victims, and others say why the pod would still not fit without those pods.
+ */
+function preemptionMessage(pod: PendingPod, nodes: NodeState[], rejections: Map<NodeState, Rejection>): string {
+  if (pod.preemptionPolicy === 'Never') return 'not eligible due to preemptionPolicy=Never.';
+  const outcome = nodes.map((node): Rejection => {
+    const rejected = rejections.get(node)!;
+    if (!rejected.resolvable) return { reasons: [REASON.preemptionNotHelpful], resolvable: false };
+    const victims = new Set(node.active().filter((p) => p.priority < pod.priority));
+    if (victims.size === 0) return { reasons: [REASON.noVictims], resolvable: false };
+    const freed = node.without(victims);
+    return filterNode(pod, freed, nodes.map((n) => (n === node ? freed : n))) ?? rejected;
+  });
+  return fitMessage(nodes.length, outcome);
+}
+
+export type Placement = { node: NodeState } | { message: string };
+
+/** The best node for the pod (ties to the first name), or kube-scheduler's message saying why there is none. */
+export function placePod(pod: PendingPod, nodes: NodeState[]): Placement {
+  if (nodes.length === 0) return { message: NO_NODES_AVAILABLE };
+  const spread = spreadFilter(pod, nodes);
+  const rejections = new Map<NodeState, Rejection>();
+  const feasible: NodeState[] = [];
+  for (const node of nodes) {
+    const rejected = filterWith(pod, node, spread);
+    if (rejected) rejections.set(node, rejected);
+    else feasible.push(node);
+  }
+  if (feasible.length === 0) {
+    return { message: `${fitMessage(nodes.length, [...rejections.values()])} preemption: ${preemptionMessage(pod, nodes, rejections)}` };
+  }
+  const scores = scoreNodes(pod, feasible, nodes);
+  let best = 0;
+  for (let i = 1; i < feasible.length; i++) {
+    if (scores[i] > scores[best] || (scores[i] === scores[best] && feasible[i].name < feasible[best].name)) best = i;
+  }
+  return { node: feasible[best] };
+}
