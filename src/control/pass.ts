@@ -1,6 +1,7 @@
 import type { Clock } from '../store/clock.js';
 import type { Store } from '../store/store.js';
 import { defaultControlOptions, PassContext, type ControlOptions } from './context.js';
+import { deployments } from './deployments.js';
 import { endpoints } from './endpoints.js';
 import { collectGarbage } from './garbage-collector.js';
 import { finishNamespaces } from './namespaces.js';
@@ -20,6 +21,7 @@ export const CONTROLLERS = [
   ['node-lifecycle', nodeLifecycle],
   ['garbage-collector', collectGarbage],
   ['namespace', finishNamespaces],
+  ['deployment', deployments],
   ['replicaset', replicaSets],
   ['scheduler', scheduler],
   ['endpoints', endpoints],

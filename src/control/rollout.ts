@@ -7,9 +7,9 @@ import { defaultPodTemplate } from '../kinds/podspec.js';
 import type { LabelSelector } from '../kinds/validation.js';
 
 export const REVISION = 'deployment.kubernetes.io/revision';
-export const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
+const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
 export const DESIRED_REPLICAS = 'deployment.kubernetes.io/desired-replicas';
-export const MAX_REPLICAS = 'deployment.kubernetes.io/max-replicas';
+const MAX_REPLICAS = 'deployment.kubernetes.io/max-replicas';
 export const HASH_LABEL = 'pod-template-hash';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const ROLLBACK_TO = 'deprecated.deployment.rollback.to';
@@ -77,7 +77,7 @@ const sum = (rss: ReplicaSet[], f: (rs: ReplicaSet) => number | undefined) => rs
 export const specReplicas = (rss: ReplicaSet[]) => sum(rss, desired);
 /** Pods the ReplicaSets have (GetActualReplicaCountForReplicaSets). */
 export const actualReplicas = (rss: ReplicaSet[]) => sum(rss, (rs) => rs.status?.replicas);
-export const readyReplicas = (rss: ReplicaSet[]) => sum(rss, (rs) => rs.status?.readyReplicas);
+const readyReplicas = (rss: ReplicaSet[]) => sum(rss, (rs) => rs.status?.readyReplicas);
 export const availableReplicas = (rss: ReplicaSet[]) => sum(rss, (rs) => rs.status?.availableReplicas);
 
 /** ReplicaSets that ask for at least one pod (FilterActiveReplicaSets). */
@@ -235,7 +235,7 @@ export function setNewReplicaSetAnnotations(d: Deployment, rs: ReplicaSet, revis
 
 // ---------------------------------------------------------------- conditions
 
-export const AVAILABLE = 'Available';
+const AVAILABLE = 'Available';
 export const PROGRESSING = 'Progressing';
 export const REPLICA_FAILURE = 'ReplicaFailure';
 export const Reason = {
