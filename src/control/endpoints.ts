@@ -1,7 +1,7 @@
 import type { KObject } from '../kinds/types.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
-import { podRowsSql, toPodRow, type PodRow } from './pod-rows.js';
+import { groupBy, podRowsSql, toPodRow, type PodRow } from './pod-rows.js';
 
 // Endpoints and EndpointSlices, kept equal to the pods each Service's selector matches: ready pods as
 // addresses, unready ones as notReadyAddresses (ready=false in slices), with nodeName and targetRef,
@@ -93,9 +93,11 @@ export async function endpoints(ctx: PassContext): Promise<void> {
   ]);
   const key = (o: KObject) => `${o.metadata!.namespace}/${o.metadata!.name}`;
   const services = serviceRows.map(objectOf);
+  const serviceKeys = new Set(services.map(key));
   const existing = new Map(endpointRows.map(objectOf).map((e) => [key(e), e]));
   const slices = new Map(sliceRows.map(objectOf).map((s) => [`${s.metadata!.namespace}/${s.metadata!.labels?.[SERVICE_NAME]}`, s]));
   const pods = podRows.map(toPodRow).filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed');
+  const podsByNs = groupBy(pods, (p) => p.namespace);
   const stamp = ctx.timestamp();
   const ops: WriteOp[] = [];
   const live = new Set<string>();
@@ -105,7 +107,7 @@ export async function endpoints(ctx: PassContext): Promise<void> {
     if (!spec.selector || spec.type === 'ExternalName' || svc.metadata!.deletionTimestamp) continue;
     const k = key(svc);
     live.add(k);
-    const selected = sorted(pods.filter((p) => p.namespace === svc.metadata!.namespace && matches(spec.selector!, p.summary.labels)));
+    const selected = sorted((podsByNs.get(svc.metadata!.namespace!) ?? []).filter((p) => matches(spec.selector!, p.summary.labels)));
 
     const ep = existing.get(k);
     const wantSubsets = subsets(spec, selected);
@@ -136,7 +138,7 @@ export async function endpoints(ctx: PassContext): Promise<void> {
   }
   // Endpoints this controller made for Services that are gone (slices go by garbage collection).
   for (const [k, ep] of existing) {
-    if (!live.has(k) && ep.metadata?.annotations?.[TRIGGER] && !services.some((s) => key(s) === k && !(s.spec as ServiceSpec).selector)) {
+    if (!live.has(k) && ep.metadata?.annotations?.[TRIGGER] && !serviceKeys.has(k)) {
       ops.push({ op: 'delete', kind: 'Endpoints', namespace: ep.metadata!.namespace!, name: ep.metadata!.name!, rv: Number(ep.metadata!.resourceVersion) });
     }
   }

@@ -44,3 +44,16 @@ export function ownedPodCountGuard(ownerUid: string, count: number) {
     args: [ownerUid, count],
   };
 }
+
+/** Rows grouped by a key, so controllers look pods up by namespace or owner instead of scanning them all. */
+export function groupBy<T>(items: T[], key: (item: T) => string | null): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    if (k === null) continue;
+    const g = groups.get(k);
+    if (g) g.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}

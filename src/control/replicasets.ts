@@ -5,7 +5,7 @@ import { selectorMatches, type LabelSelector } from '../kinds/validation.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
 import { deleteOp } from './deletion.js';
-import { isTerminal, ownedPodCountGuard, podRowsSql, toPodRow, type PodRow } from './pod-rows.js';
+import { groupBy, isTerminal, ownedPodCountGuard, podRowsSql, toPodRow, type PodRow } from './pod-rows.js';
 
 // The ReplicaSet controller: each ReplicaSet owns pods through a controller ownerReference and its
 // selector; it adopts matching orphans, releases pods that stop matching, creates or deletes pods to
@@ -107,6 +107,8 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
   const sets = rsRows.map(objectOf);
   const pods = podRows.map(toPodRow);
   const now = ctx.now().getTime();
+  const byOwner = groupBy(pods, (p) => p.ownerUid);
+  const orphans = groupBy(pods, (p) => (p.ownerUid === null ? p.namespace : null));
 
   const ops: WriteOp[] = [];
   const change = new Map<string, (pod: KObject) => WriteOp | undefined>(); // pod uid -> how to change it
@@ -115,8 +117,7 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
   for (const rs of sets) {
     const meta = rs.metadata!;
     const spec = (rs.spec ?? {}) as RSSpec;
-    const inNs = pods.filter((p) => p.namespace === meta.namespace);
-    const owned = inNs.filter((p) => p.ownerUid === meta.uid);
+    const owned = byOwner.get(meta.uid!) ?? [];
     const live = owned.filter((p) => !p.summary.deleting);
     const active = live.filter((p) => !isTerminal(p));
 
@@ -128,7 +129,7 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
 
     // Ownership first; replica counts are fixed on a later pass, once ownership has settled.
     const release = live.filter((p) => !selectorMatches(spec.selector, p.summary.labels));
-    const adopt = inNs.filter((p) => p.ownerUid === null && !p.summary.deleting && !isTerminal(p) && selectorMatches(spec.selector, p.summary.labels));
+    const adopt = (orphans.get(meta.namespace!) ?? []).filter((p) => !p.summary.deleting && !isTerminal(p) && selectorMatches(spec.selector, p.summary.labels));
     if (release.length || adopt.length) {
       for (const p of release) {
         change.set(p.uid, (pod) => {
