@@ -29,6 +29,49 @@ const FLAGS = {
     default: '127.0.0.1:6443',
     help: 'address to serve HTTPS on (port 0 picks a free port)',
   },
+  'reconcile-interval': {
+    type: 'string',
+    placeholder: 'DURATION',
+    env: 'SKIFF_RECONCILE_INTERVAL',
+    default: '1s',
+    help: 'how often a reconcile pass runs (writes also start one)',
+  },
+  'node-monitor-grace-period': {
+    type: 'string',
+    placeholder: 'DURATION',
+    default: '40s',
+    help: 'a node whose lease is older is marked Unknown and tainted unreachable',
+  },
+  'default-not-ready-toleration-seconds': {
+    type: 'string',
+    placeholder: 'N',
+    default: '300',
+    help: 'tolerationSeconds of the not-ready toleration added to new pods',
+  },
+  'default-unreachable-toleration-seconds': {
+    type: 'string',
+    placeholder: 'N',
+    default: '300',
+    help: 'tolerationSeconds of the unreachable toleration added to new pods',
+  },
+  'service-cluster-ip-range': {
+    type: 'string',
+    placeholder: 'CIDR',
+    default: '10.96.0.0/12',
+    help: 'IPv4 range that Service cluster IPs are allocated from',
+  },
+  'service-node-port-range': {
+    type: 'string',
+    placeholder: 'LO-HI',
+    default: '30000-32767',
+    help: 'port range that Service node ports are allocated from',
+  },
+  'event-ttl': {
+    type: 'string',
+    placeholder: 'DURATION',
+    default: '1h',
+    help: 'how long Events are kept',
+  },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
 
@@ -45,7 +88,10 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   serve: {
     summary: 'run the Kubernetes API server over HTTPS (what `npm start` runs)',
-    flags: ['data', 'listen'],
+    flags: [
+      'data', 'listen', 'reconcile-interval', 'node-monitor-grace-period', 'default-not-ready-toleration-seconds',
+      'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'event-ttl',
+    ],
     run: runServe,
   },
   token: {
@@ -75,7 +121,7 @@ const COMMANDS: Record<string, Command> = {
 async function runServe(flags: FlagValues): Promise<number> {
   // Loaded here so the other commands start without the API server's modules.
   const { serve } = await import('./serve.js');
-  const server = await serve({ data: String(flags.data), listen: String(flags.listen) });
+  const server = await serve({ data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags) });
   process.stdout.write(
     `skiff serving ${server.url}\n` +
       `  kubeconfig: ${server.kubeconfigPath}\n` +
@@ -102,13 +148,45 @@ async function runServe(flags: FlagValues): Promise<number> {
   });
 }
 
+/** Go-style durations, as Kubernetes' flags take them: 300ms, 40s, 5m, 1h30m. */
+export function parseDuration(flag: string, value: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value) throw new Error(`--${flag}: invalid duration "${value}"`);
+  return parts.reduce((ms, p) => ms + Number(p[1]) * units[p[2]], 0);
+}
+
+function wholeNumber(flag: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new Error(`--${flag}: expected a whole number, got "${value}"`);
+  return Number(value);
+}
+
+function controlFlags(flags: FlagValues) {
+  const get = (name: FlagName) => String(flags[name]);
+  const range = /^(\d+)-(\d+)$/.exec(get('service-node-port-range'));
+  if (!range || Number(range[1]) > Number(range[2])) throw new Error(`--service-node-port-range: expected LO-HI, got "${get('service-node-port-range')}"`);
+  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(get('service-cluster-ip-range'))) {
+    throw new Error(`--service-cluster-ip-range: expected an IPv4 CIDR, got "${get('service-cluster-ip-range')}"`);
+  }
+  return {
+    reconcileIntervalMs: parseDuration('reconcile-interval', get('reconcile-interval')),
+    control: {
+      nodeMonitorGracePeriodSeconds: parseDuration('node-monitor-grace-period', get('node-monitor-grace-period')) / 1000,
+      defaultNotReadyTolerationSeconds: wholeNumber('default-not-ready-toleration-seconds', get('default-not-ready-toleration-seconds')),
+      defaultUnreachableTolerationSeconds: wholeNumber('default-unreachable-toleration-seconds', get('default-unreachable-toleration-seconds')),
+      eventTtlSeconds: parseDuration('event-ttl', get('event-ttl')) / 1000,
+    },
+    serviceRanges: { clusterIpRange: get('service-cluster-ip-range'), nodePortRange: [Number(range[1]), Number(range[2])] as [number, number] },
+  };
+}
+
 function usage(command?: string): string {
   const names: FlagName[] = command ? [...COMMANDS[command]!.flags, 'help'] : (Object.keys(FLAGS) as FlagName[]);
   const flagLines = names.map((name) => {
     const spec: FlagSpec = FLAGS[name];
     const left = (spec.short ? `-${spec.short}, ` : '') + `--${name}` + (spec.placeholder ? ` ${spec.placeholder}` : '');
     const extra = [spec.env && `env ${spec.env}`, spec.default && `default ${spec.default}`].filter(Boolean).join(', ');
-    return `  ${left.padEnd(22)} ${spec.help}${extra ? ` (${extra})` : ''}`;
+    return `  ${left.padEnd(48)} ${spec.help}${extra ? ` (${extra})` : ''}`;
   });
   const head = command
     ? `Usage: skiff ${command} [flags]\n\n${COMMANDS[command]!.summary}\n`

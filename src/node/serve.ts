@@ -6,6 +6,9 @@ import { createServer } from 'node:https';
 import { isIPv6, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp } from '../api/app.js';
+import type { ServiceRanges } from '../api/service-allocation.js';
+import { defaultControlOptions, type ControlOptions } from '../control/context.js';
+import { PassScheduler, reconcile } from '../control/pass.js';
 import { systemClock } from '../store/clock.js';
 import { openClient } from '../store/db.js';
 import { Store } from '../store/store.js';
@@ -17,6 +20,9 @@ import { migrate } from './migrate.js';
 export interface ServeOptions {
   data: string;
   listen: string; // HOST:PORT, [V6]:PORT
+  reconcileIntervalMs?: number;
+  control?: Partial<ControlOptions>;
+  serviceRanges?: ServiceRanges;
 }
 
 export interface RunningServer {
@@ -48,7 +54,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     throw err;
   }
 
-  const app = createApp({ store, clock: systemClock, authenticate: tokenChecker(creds.token) });
+  const control: ControlOptions = { ...defaultControlOptions, ...opts.control };
+  const passes = new PassScheduler(() => reconcile(store, systemClock, control), opts.reconcileIntervalMs ?? 1000);
+  const app = createApp({
+    store,
+    clock: systemClock,
+    authenticate: tokenChecker(creds.token),
+    onWrite: () => passes.kick(),
+    serviceRanges: opts.serviceRanges,
+    defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
+  });
   const adapter = createNodeAdapter((req) => app.fetch(req));
   const server = createServer({ key: creds.serverKey, cert: creds.serverCert }, adapter.listener);
   try {
@@ -67,6 +82,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const bound = server.address() as AddressInfo;
   const url = `https://${formatHost(connectHost(host))}:${bound.port}`;
   const kubeconfigPath = writeKubeconfig(dataDir, { server: url, caCert: creds.caCert, token: creds.token });
+  passes.start();
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -76,8 +92,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         clearTimeout(cut);
         // The responses' own 'close' events (which stop their watches) come just after.
         setImmediate(() => {
-          store.close();
-          done();
+          void passes.stop().then(() => {
+            store.close();
+            done();
+          });
         });
       });
       adapter.endStreams();
