@@ -39,20 +39,39 @@ export function mediaType(req: Request): string {
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
+/** Deepest nesting a body may have: well within SQLite's JSON limit (1000) and the stack of the code that copies and walks it. */
+export const MAX_DEPTH = 500;
+
+/** `value`, when it nests no deeper than MAX_DEPTH (checked without recursion). */
+function shallowEnough<T>(value: T): T {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_DEPTH) throw badRequest(`the body nests deeper than ${MAX_DEPTH} levels`);
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return value;
+}
+
 export function parseJson(bytes: Uint8Array): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text(bytes));
+    value = JSON.parse(text(bytes));
   } catch (e) {
     throw badRequest(`couldn't get version/kind; json parse error: ${(e as Error).message}`);
   }
+  return shallowEnough(value);
 }
 
 export function parseYamlDoc(bytes: Uint8Array): unknown {
+  let value: unknown;
   try {
-    return parseYaml(text(bytes), { maxAliasCount: 100 });
+    value = parseYaml(text(bytes), { maxAliasCount: 100 });
   } catch (e) {
     throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`);
   }
+  return shallowEnough(value);
 }
 
 /** A whole object from a POST or PUT body, in any media type kube-apiserver accepts. */

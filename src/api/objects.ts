@@ -4,7 +4,7 @@ import { gracePeriodSeconds, markDeleted } from '../kinds/deletion.js';
 import { deepEqual, validateName } from '../kinds/validation.js';
 import type { Clock } from '../store/clock.js';
 import type { Guard, Store, WriteOp } from '../store/store.js';
-import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound } from './status.js';
+import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, qualified } from './status.js';
 import { mistypedFields, unknownFields } from './openapi/index.js';
 import { updateManagedFields } from './patch/index.js';
 
@@ -139,7 +139,7 @@ export class ObjectWriter {
 
     const [res] = await this.ctx.store.commit([{ op: 'create', object: obj, requireNamespace: def.namespaced, guard }]);
     if (!res.ok) {
-      if (def.namespaced) await this.requireLiveNamespace(String(namespace));
+      if (def.namespaced) await this.requireLiveNamespace(def, String(namespace), String(meta.name));
       if (guard && !(await this.ctx.store.get(def.kind, namespace ?? '', String(meta.name)))) {
         throw conflict(def.plural, def.group, String(meta.name), 'an allocated value was taken meanwhile; please try again');
       }
@@ -149,13 +149,15 @@ export class ObjectWriter {
     return res.object!;
   }
 
-  private async requireLiveNamespace(namespace: string): Promise<void> {
+  private async requireLiveNamespace(def: KindDef, namespace: string, name: string): Promise<void> {
     const ns = await this.ctx.store.get('Namespace', '', namespace);
     if (!ns) throw notFound('namespaces', '', namespace);
     if (ns.metadata?.deletionTimestamp) {
-      throw new ApiError(403, 'Forbidden', `unable to create new content in namespace ${namespace} because it is being terminated`, {
-        name: namespace,
-        kind: 'namespaces',
+      // As kube-apiserver's NewForbidden: the refused object is named, as kubectl prints it.
+      throw new ApiError(403, 'Forbidden', `${qualified(def.plural, def.group)} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, {
+        name,
+        group: def.group,
+        kind: def.plural,
       });
     }
   }

@@ -5,6 +5,7 @@ import { listDocument, listObjects, selection } from './list.js';
 import { ObjectWriter, timestamp, type DeleteOptions, type WriteContext, type WriteOptions } from './objects.js';
 import { applyPatch, ApplyConflictError, PatchError, type PatchType } from './patch/index.js';
 import type { ResourcePath } from './paths.js';
+import { proxy } from './proxy.js';
 import { ApiError, badRequest, conflict, notFound, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { watchOptionsFrom, watchResponse } from './watch.js';
@@ -55,6 +56,7 @@ export class ResourceHandler {
     const q = url.searchParams;
     const { def, name, subresource } = rp;
     const method = req.method;
+    if (subresource === 'proxy') return proxy(this.opts.store, req, rp, url);
     if (subresource === 'scale') return this.scale(req, rp, q);
     if (subresource === 'binding' && method === 'POST') return this.bind(req, rp, q);
     if (subresource === 'eviction' && method === 'POST') return this.evict(req, rp, q);
@@ -121,7 +123,8 @@ export class ResourceHandler {
     }
     const bytes = await readBody(req);
     const patch = type === 'apply' ? parseYamlDoc(bytes) : parseJson(bytes);
-    const opts = writeOptions(req, q);
+    // An apply records managedFields itself; the write must not record it again as an Update.
+    const opts = { ...writeOptions(req, q), applied: type === 'apply' };
     const force = q.get('force') === 'true';
     if (type === 'apply' && !q.get('fieldManager')) throw badRequest('PATCH, application/apply-patch+yaml requires fieldManager to be set');
     if (force && type !== 'apply') throw badRequest('force is only allowed for apply patches');
@@ -144,13 +147,15 @@ export class ResourceHandler {
         }
         const pinned = (patched.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
         if (pinned && pinned !== old.metadata?.resourceVersion) throw conflict(def.plural, def.group, name);
-        const obj = this.writer.prepareUpdate(def, old, { ...patched, metadata: { ...(patched.metadata as object), resourceVersion: undefined } }, rp.subresource, opts);
+        // A pinned resourceVersion equals old's here, so the write stays conditional on what was read.
+        const obj = this.writer.prepareUpdate(def, old, patched, rp.subresource, opts);
         return json(await this.writer.commitUpdate(def, old, obj, opts));
       } catch (e) {
-        if (e instanceof PatchError) throw new ApiError(e.code, e.code === 409 ? 'Conflict' : e.code === 400 ? 'BadRequest' : 'Invalid', e.message);
+        // ApplyConflictError is a PatchError too: test it first, or its causes are lost.
         if (e instanceof ApplyConflictError) {
           throw new ApiError(409, 'Conflict', e.message, { name, group: def.group, kind: def.plural, causes: e.causes });
         }
+        if (e instanceof PatchError) throw new ApiError(e.code, e.code === 409 ? 'Conflict' : e.code === 400 ? 'BadRequest' : 'Invalid', e.message);
         if (retryableConflict(e) && attempt < 5) continue;
         throw e;
       }
@@ -241,7 +246,8 @@ export class ResourceHandler {
           throw e;
         }
       }
-      const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas;
+      // Go clients omit a zero replicas (omitempty): `kubectl scale --replicas=0` PUTs "spec": {}.
+      const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas ?? 0;
       if (!Number.isInteger(replicas) || (replicas as number) < 0) {
         throw new ApiError(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, {
           name, group: 'autoscaling', kind: 'Scale', causes: [{ reason: 'FieldValueInvalid', field: 'spec.replicas', message: 'must be greater than or equal to 0' }],

@@ -395,3 +395,62 @@ export function unknownFields(apiVersion: string, kind: string, obj: unknown): s
   if (root) walk(root, obj, '');
   return found;
 }
+
+// ---- typed decoding ----
+
+/** A value whose JSON type is not the one its schema declares, as a Go decoder would refuse it. */
+export interface Mistyped {
+  path: string;
+  expected: string;
+  got: string;
+}
+
+const jsonTypeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? 'number' : typeof v);
+
+function fitsType(type: unknown, format: unknown, v: unknown): boolean {
+  switch (type) {
+    case 'string': return typeof v === 'string';
+    case 'boolean': return typeof v === 'boolean';
+    case 'number': return typeof v === 'number';
+    case 'integer': return Number.isInteger(v) && (format !== 'int32' || Math.abs(v as number) <= 2 ** 31) && Math.abs(v as number) <= 2 ** 63;
+    case 'array': return Array.isArray(v);
+    case 'object': return jsonTypeOf(v) === 'object';
+    default: return true;
+  }
+}
+
+/**
+ * Values of `obj` whose type differs from what the schema of its kind declares
+ * (kube-apiserver refuses those when it decodes the body into its Go types). A
+ * null is taken as unset where a field may be; an item of a list or map must
+ * not be null. Undeclared and free-form fields are not looked at.
+ */
+export function mistypedFields(apiVersion: string, kind: string, obj: unknown): Mistyped[] {
+  const { schemas, byGvk } = build();
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const root = byGvk.get(`${group}/${version}/${kind}`);
+  const found: Mistyped[] = [];
+  const walk = (schema: Schema, value: unknown, path: string, nullable: boolean): void => {
+    while (typeof schema.$ref === 'string') schema = schemas[schema.$ref.slice(REF_PREFIX.length)];
+    if (schema['x-kubernetes-preserve-unknown-fields'] || (value === null && nullable)) return;
+    const options = (schema.oneOf as Schema[] | undefined) ?? [schema];
+    if (!options.some((o) => o.type === undefined || fitsType(o.type, o.format, value))) {
+      found.push({ path, expected: options.map((o) => String(o.type)).join(' or '), got: jsonTypeOf(value) });
+      return;
+    }
+    if (Array.isArray(value)) {
+      if (schema.items) value.forEach((item, i) => walk(schema.items as Schema, item, `${path}[${i}]`, false));
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    const props = schema.properties as Record<string, Schema> | undefined;
+    const additional = schema.additionalProperties as Schema | undefined;
+    for (const [key, v] of Object.entries(value)) {
+      const child = path ? `${path}.${key}` : key;
+      if (props && Object.hasOwn(props, key)) walk(props[key], v, child, true);
+      else if (additional) walk(additional, v, child, false);
+    }
+  };
+  if (root) walk(root, obj, '', false);
+  return found;
+}

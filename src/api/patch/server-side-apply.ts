@@ -358,7 +358,8 @@ export function serverSideApply(current: JsonObject | undefined, config: unknown
   for (const field of ['kind', 'apiVersion'] as const) {
     const v = own(config, field);
     const expected = field === 'kind' ? opts.kind : opts.apiVersion;
-    if (v != null && v !== expected)
+    // Required, as kube-apiserver refuses an apply patch without them ("Incorrect version specified in apply patch").
+    if (v !== expected)
       throw new PatchError(`the ${field} in the apply patch (${JSON.stringify(v)}) does not match the expected ${field} (${expected})`, 400);
   }
   const cfgMeta = own(config, 'metadata');

@@ -1,0 +1,480 @@
+// `npm run bench:control`: the reconcile pass at cluster scale, straight against a libSQL file (no
+// HTTP). Nodes, leases and pods are written directly through the store; the kubelet is simulated
+// by set-based SQL between passes; time moves on a ManualClock, so passes run back to back. For
+// each size it prints one table: the scheduler binding pending pods, a Deployment scaled from 0,
+// a pass with nothing to do, 10% of nodes lost until their pods' replacements are bound, and two
+// raw-SQL baselines of writing as many pod rows in the same database. Not part of npm test.
+//   BENCH_SIZES ("1000x10000,5000x100000")   NODESxPODS, comma-separated
+//   BENCH_MAX_PASSES (50)                      give up on a step after this many passes
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Client } from '@libsql/client';
+import { defaultControlOptions, PassContext } from '../src/control/context.js';
+import { CONTROLLERS } from '../src/control/pass.js';
+import { addDefaultTolerations } from '../src/kinds/pod.js';
+import { kindNamed } from '../src/kinds/registry.js';
+import type { KObject } from '../src/kinds/types.js';
+import { migrate } from '../src/node/migrate.js';
+import { ManualClock } from '../src/store/clock.js';
+import { openClient } from '../src/store/db.js';
+import { Store, type WriteOp } from '../src/store/store.js';
+
+interface Size {
+  nodes: number;
+  pods: number;
+}
+
+function sizesFromEnv(): Size[] {
+  const raw = process.env.BENCH_SIZES || '1000x10000,5000x100000';
+  return raw.split(',').map((s) => {
+    const m = /^\s*(\d+)x(\d+)\s*$/.exec(s);
+    if (!m || Number(m[1]) < 10 || Number(m[2]) < 1) throw new Error(`BENCH_SIZES entries are NODESxPODS with at least 10 nodes, got "${s}"`);
+    return { nodes: Number(m[1]), pods: Number(m[2]) };
+  });
+}
+
+const MAX_PASSES = Number(process.env.BENCH_MAX_PASSES || 50);
+const NS = 'bench';
+const COMMIT_BATCH = 2000;
+const LOST_FRACTION = 0.1;
+const opts = defaultControlOptions;
+
+// A real gc() for heap baselines, whether or not node was started with --expose-gc.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Peak of V8's used heap, sampled at every database call and between controllers. */
+class HeapPeak {
+  peak = 0;
+  sample(): void {
+    this.peak = Math.max(this.peak, getHeapStatistics().used_heap_size);
+  }
+  /** Collect garbage and start over from the heap that is left; returns that heap. */
+  reset(): number {
+    gc();
+    this.peak = 0;
+    this.sample();
+    return this.peak;
+  }
+}
+
+/** The client, sampling the heap around each call (a store's round trip is one call). */
+function sampledClient(client: Client, heap: HeapPeak): Client {
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      if (prop !== 'execute' && prop !== 'batch') return value.bind(target);
+      return async (...args: unknown[]) => {
+        heap.sample();
+        try {
+          return await value.apply(target, args);
+        } finally {
+          heap.sample();
+        }
+      };
+    },
+  });
+}
+
+const MiB = (bytes: number) => bytes / 1024 / 1024;
+const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+const nodeName = (i: number) => `node-${String(i).padStart(5, '0')}`;
+
+const CONTAINER = { name: 'app', image: 'nginx:1.27', resources: { requests: { cpu: '10m', memory: '16Mi' } } };
+
+function nodeObject(name: string, podsPerNode: number, now: Date): KObject {
+  const resources = { cpu: '64', memory: '256Gi', pods: String(podsPerNode), 'ephemeral-storage': '500Gi' };
+  const node: KObject = {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, uid: crypto.randomUUID(), creationTimestamp: stamp(now), labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux' } },
+    spec: {},
+    status: {
+      capacity: resources,
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: stamp(now), lastTransitionTime: stamp(now) }],
+      addresses: [{ type: 'Hostname', address: name }],
+      nodeInfo: { kubeletVersion: 'v1.32.0-skiff', operatingSystem: 'linux', architecture: 'amd64' },
+    },
+  };
+  kindNamed('Node')!.defaults!(node);
+  return node;
+}
+
+function leaseObject(name: string, now: Date): KObject {
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name, namespace: 'kube-node-lease', uid: crypto.randomUUID(), creationTimestamp: stamp(now) },
+    spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime(now) },
+  };
+}
+
+/** A pending pod as the API server would store it (defaults and default tolerations applied). */
+function podObject(name: string, now: Date): KObject {
+  const pod: KObject = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS, uid: crypto.randomUUID(), creationTimestamp: stamp(now), labels: { app: 'bench' } },
+    spec: { containers: [structuredClone(CONTAINER)] },
+  };
+  kindNamed('Pod')!.defaults!(pod);
+  addDefaultTolerations(pod.spec, opts.defaultNotReadyTolerationSeconds, opts.defaultUnreachableTolerationSeconds);
+  return pod;
+}
+
+function deploymentObject(now: Date): KObject {
+  const d: KObject = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: NS, uid: crypto.randomUUID(), generation: 1, creationTimestamp: stamp(now), labels: { app: 'web' } },
+    spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [structuredClone(CONTAINER)] } } },
+  };
+  kindNamed('Deployment')!.defaults!(d);
+  return d;
+}
+
+interface PassStats {
+  passes: number;
+  /** Time inside passes, ms (the kubelet simulation and the checks between passes are not counted). */
+  passMs: number;
+  roundTrips: number;
+  writes: number;
+  /** ms per controller (and compaction), summed over the passes. */
+  perController: Map<string, number>;
+  converged: boolean;
+}
+
+function emptyStats(): PassStats {
+  return { passes: 0, passMs: 0, roundTrips: 0, writes: 0, perController: new Map(), converged: false };
+}
+
+/** A cluster in a fresh database: the store, its clock, and the raw client for setup and checks. */
+class Cluster {
+  readonly clock = new ManualClock();
+  readonly heap = new HeapPeak();
+  readonly raw: Client;
+  readonly store: Store;
+  readonly nodeNames: string[];
+
+  constructor(
+    file: string,
+    readonly size: Size,
+  ) {
+    this.raw = openClient(`file:${file}`);
+    this.store = new Store(sampledClient(this.raw, this.heap), this.clock);
+    this.nodeNames = Array.from({ length: size.nodes }, (_, i) => nodeName(i));
+  }
+
+  async setUp(): Promise<void> {
+    await migrate(this.raw);
+    await this.store.init();
+    const now = this.clock.now();
+    await this.store.commit([{ op: 'create', object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, uid: crypto.randomUUID(), creationTimestamp: stamp(now) }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } } }]);
+    // Room for every pod twice over, so the nodes left after a node loss still take the replacements.
+    const podsPerNode = Math.max(110, 2 * Math.ceil(this.size.pods / this.size.nodes));
+    const ops: WriteOp[] = this.nodeNames.flatMap((name) => [
+      { op: 'create' as const, object: nodeObject(name, podsPerNode, now) },
+      { op: 'create' as const, object: leaseObject(name, now) },
+    ]);
+    await this.commitInBatches(ops);
+  }
+
+  async commitInBatches(ops: WriteOp[]): Promise<void> {
+    for (let i = 0; i < ops.length; i += COMMIT_BATCH) {
+      const results = await this.store.commit(ops.slice(i, i + COMMIT_BATCH));
+      if (results.some((r) => !r.ok)) throw new Error('a setup write failed');
+    }
+  }
+
+  async count(sql: string, args: (string | number)[] = []): Promise<number> {
+    const rs = await this.raw.execute({ sql, args });
+    return Number(rs.rows[0].n);
+  }
+
+  /** One pass, as reconcile() runs it (same controllers, order and compaction), timing each controller. */
+  async pass(stats: PassStats): Promise<number> {
+    const before = this.store.roundTrips;
+    const t0 = performance.now();
+    const ctx = new PassContext(this.store, this.clock, opts);
+    const time = async (name: string, step: () => Promise<void>) => {
+      const s = performance.now();
+      await step();
+      stats.perController.set(name, (stats.perController.get(name) ?? 0) + performance.now() - s);
+      this.heap.sample();
+    };
+    for (const [name, controller] of CONTROLLERS) await time(name, () => controller(ctx));
+    await time('compact', () => this.store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000)));
+    stats.passMs += performance.now() - t0;
+    stats.passes++;
+    stats.roundTrips += this.store.roundTrips - before;
+    stats.writes += ctx.writes;
+    return ctx.writes;
+  }
+
+  /** Passes back to back until `done` (checked before each pass), with `between` run after each. */
+  async passesUntil(done: () => Promise<boolean>, between?: () => Promise<void>): Promise<PassStats> {
+    const stats = emptyStats();
+    while (stats.passes < MAX_PASSES) {
+      if (await done()) {
+        stats.converged = true;
+        break;
+      }
+      await this.pass(stats);
+      await between?.();
+    }
+    return stats;
+  }
+
+  /** Passes until one writes nothing (that last one included), with `between` run after each. */
+  async settle(between?: () => Promise<void>): Promise<PassStats> {
+    const stats = emptyStats();
+    while (stats.passes < MAX_PASSES) {
+      if ((await this.pass(stats)) === 0) {
+        stats.converged = true;
+        break;
+      }
+      await between?.();
+    }
+    return stats;
+  }
+
+  /** The kubelets that are up renew their leases. */
+  async renewLeases(except: string[] = []): Promise<void> {
+    await this.raw.execute({
+      sql: `UPDATE objects SET object = json_set(object, '$.spec.renewTime', ?)
+        WHERE kind = 'Lease' AND namespace = 'kube-node-lease' AND name NOT IN (SELECT value FROM json_each(?))`,
+      args: [microTime(this.clock.now()), JSON.stringify(except)],
+    });
+  }
+
+  /** The kubelets that are up start the pods bound to them: Running and Ready, with a pod IP (summary kept in step). */
+  async kubelet(down: string[] = []): Promise<void> {
+    const now = stamp(this.clock.now());
+    const condition = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now });
+    const conditions = JSON.stringify(['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(condition));
+    const ip = "('10.' || ((rowid >> 16) & 255) || '.' || ((rowid >> 8) & 255) || '.' || (rowid & 255))";
+    await this.raw.execute({
+      sql: `UPDATE objects SET
+          object = json_set(object, '$.status.phase', 'Running', '$.status.hostIP', '192.168.0.1', '$.status.podIP', ${ip},
+            '$.status.startTime', ?, '$.status.conditions', json(?)),
+          summary = json_set(summary, '$.ready', json('true'), '$.readySince', ?, '$.podIP', ${ip})
+        WHERE kind = 'Pod' AND node_name IS NOT NULL AND node_name != '' AND COALESCE(phase, 'Pending') = 'Pending'
+          AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL
+          AND node_name NOT IN (SELECT value FROM json_each(?))`,
+      args: [now, conditions, now, JSON.stringify(down)],
+    });
+  }
+
+  pendingPods(): Promise<number> {
+    return this.count("SELECT COUNT(*) AS n FROM objects WHERE kind = 'Pod' AND (node_name IS NULL OR node_name = '')");
+  }
+
+  /** Pods bound to a node that is up and not being deleted. */
+  livePodsOnNodesUp(down: string[]): Promise<number> {
+    return this.count(
+      `SELECT COUNT(*) AS n FROM objects WHERE kind = 'Pod' AND node_name IS NOT NULL AND node_name != ''
+        AND node_name NOT IN (SELECT value FROM json_each(?)) AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL`,
+      [JSON.stringify(down)],
+    );
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}
+
+interface Measured {
+  step: string;
+  pods: number;
+  stats: PassStats;
+  heapBase: number;
+  heapPeak: number;
+  /** What went wrong, if anything (printed after the step's name). */
+  problem?: string;
+}
+
+/** Runs `work` from a collected heap, and reads the peak it reached. */
+async function measured(c: Cluster, step: string, pods: number, work: () => Promise<PassStats>): Promise<Measured> {
+  const heapBase = c.heap.reset();
+  const stats = await work();
+  c.heap.sample();
+  const problem = stats.converged ? undefined : `NOT DONE after ${stats.passes} passes`;
+  return { step, pods, stats, heapBase, heapPeak: c.heap.peak, problem };
+}
+
+/** The scheduler alone: pods created pending, then passes until none is. */
+async function bindPending(c: Cluster): Promise<Measured> {
+  const now = c.clock.now();
+  const width = String(c.size.pods).length;
+  const t0 = performance.now();
+  await c.commitInBatches(Array.from({ length: c.size.pods }, (_, i) => ({ op: 'create' as const, object: podObject(`pod-${String(i).padStart(width, '0')}`, now) })));
+  console.log(`  created ${c.size.pods} pending pods in the store in ${((performance.now() - t0) / 1000).toFixed(1)} s (batches of ${COMMIT_BATCH})`);
+  return measured(c, `scheduler: bind ${c.size.pods} pending pods`, c.size.pods, () => c.passesUntil(async () => (await c.pendingPods()) === 0));
+}
+
+interface Baseline {
+  statementMs: number;
+  batchMs: number;
+}
+
+/** As many pod rows rewritten by plain SQL in the same database (its triggers and change log included). */
+async function rawUpdates(c: Cluster): Promise<Baseline> {
+  const t0 = performance.now();
+  await c.raw.execute("UPDATE objects SET object = json_set(object, '$.spec.nodeName', node_name) WHERE kind = 'Pod'");
+  const statementMs = performance.now() - t0;
+  const rows = await c.raw.execute("SELECT namespace, name, object FROM objects WHERE kind = 'Pod'");
+  const stmts = rows.rows.map((r) => ({ sql: "UPDATE objects SET object = ? WHERE kind = 'Pod' AND namespace = ? AND name = ?", args: [r.object, r.namespace, r.name] }));
+  const t1 = performance.now();
+  await c.raw.batch(stmts, 'write');
+  return { statementMs, batchMs: performance.now() - t1 };
+}
+
+/** Back to an empty cluster (nodes and leases only), its change log compacted outside any measurement. */
+async function clearPods(c: Cluster): Promise<void> {
+  await c.raw.execute("DELETE FROM objects WHERE kind IN ('Pod', 'Event')");
+  await c.store.compact(opts.changeLogSize);
+}
+
+/** A Deployment created at 0 replicas and settled, then scaled to every pod: passes until all are bound. */
+async function scaleDeployment(c: Cluster): Promise<Measured> {
+  await c.store.commit([{ op: 'create', object: deploymentObject(c.clock.now()) }]);
+  await c.settle();
+  const d = (await c.store.get('Deployment', NS, 'web'))!;
+  const scaled = structuredClone(d);
+  (scaled.spec as { replicas: number }).replicas = c.size.pods;
+  scaled.metadata!.generation = (d.metadata!.generation ?? 1) + 1;
+  const [written] = await c.store.commit([{ op: 'update', object: scaled, rv: Number(d.metadata!.resourceVersion) }]);
+  if (!written.ok) throw new Error('scaling the Deployment failed');
+  return measured(c, `deployment: scale 0 -> ${c.size.pods}, all bound`, c.size.pods, () =>
+    c.passesUntil(async () => (await c.pendingPods()) === 0 && (await c.livePodsOnNodesUp([])) === c.size.pods),
+  );
+}
+
+/** Every pod Running and Ready and the statuses caught up, then one pass that should find nothing to do. */
+async function idlePass(c: Cluster): Promise<{ settled: PassStats; idle: Measured }> {
+  await c.kubelet();
+  const settled = await c.settle(() => c.kubelet());
+  const idle = await measured(c, 'one pass with nothing to do', c.size.pods, async () => {
+    const stats = emptyStats();
+    stats.converged = (await c.pass(stats)) === 0;
+    return stats;
+  });
+  if (idle.problem) idle.problem = `it wrote ${idle.stats.writes} objects`;
+  return { settled, idle };
+}
+
+/**
+ * 10% of the nodes stop renewing their leases (the others renew in bulk each time the clock moves):
+ * first past node-monitor-grace-period (nodes Unknown, tainted, their pods not Ready), then past the
+ * 300 s unreachable toleration (pods evicted, replaced, and bound elsewhere), the kubelets that are up
+ * starting pods between passes.
+ */
+async function loseNodes(c: Cluster): Promise<{ detect: Measured; replace: Measured; lostPods: number }> {
+  const lost = c.nodeNames.slice(0, Math.max(1, Math.round(c.size.nodes * LOST_FRACTION)));
+  const lostPods = await c.count("SELECT COUNT(*) AS n FROM objects WHERE kind = 'Pod' AND node_name IN (SELECT value FROM json_each(?))", [JSON.stringify(lost)]);
+  const kubelet = () => c.kubelet(lost);
+
+  c.clock.advance((opts.nodeMonitorGracePeriodSeconds + 1) * 1000);
+  await c.renewLeases(lost);
+  const detect = await measured(c, `node loss: ${lost.length} nodes Unknown, their pods not Ready`, lostPods, () => c.settle(kubelet));
+
+  c.clock.advance((opts.defaultUnreachableTolerationSeconds + 1) * 1000);
+  await c.renewLeases(lost);
+  const replace = await measured(c, `node loss: ${lostPods} pods evicted, replacements bound`, lostPods, () =>
+    c.passesUntil(async () => (await c.pendingPods()) === 0 && (await c.livePodsOnNodesUp(lost)) === c.size.pods, kubelet),
+  );
+  return { detect, replace, lostPods };
+}
+
+// ---- report
+
+function markdownTable(head: string[], body: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const rule = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  return [line(head), rule, ...body.map(line)].join('\n');
+}
+
+function measuredRow(m: Measured): string[] {
+  const s = m.stats;
+  return [
+    m.step + (m.problem ? ` (${m.problem})` : ''),
+    String(m.pods),
+    String(s.passes),
+    String(s.roundTrips),
+    String(s.writes),
+    s.passMs.toFixed(0),
+    m.pods && s.passMs ? ((m.pods * 1000) / s.passMs).toFixed(0) : '-',
+    `${MiB(m.heapBase).toFixed(0)} / ${MiB(m.heapPeak).toFixed(0)}`,
+  ];
+}
+
+function baselineRow(step: string, pods: number, ms: number): string[] {
+  return [step, String(pods), '-', '1', String(pods), ms.toFixed(0), ((pods * 1000) / ms).toFixed(0), '-'];
+}
+
+/** Where the pass time of each step went, per controller. */
+function breakdown(steps: Measured[]): string {
+  return steps
+    .map((m) => {
+      const parts = [...m.stats.perController].map(([name, ms]) => `${name} ${ms.toFixed(0)}`);
+      return `  ${m.step}: ${parts.join(', ')}`;
+    })
+    .join('\n');
+}
+
+async function benchSize(size: Size): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'skiff-bench-control-'));
+  const c = new Cluster(join(work, 'control.db'), size);
+  try {
+    console.log(`\n## ${size.nodes} nodes, ${size.pods} pods`);
+    const t0 = performance.now();
+    await c.setUp();
+    console.log(`  created ${size.nodes} nodes and leases in the store in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const bind = await bindPending(c);
+    const baseline = await rawUpdates(c);
+    await clearPods(c);
+    const scale = await scaleDeployment(c);
+    const { settled, idle } = await idlePass(c);
+    const loss = await loseNodes(c);
+    const steps = [bind, scale, idle, loss.detect, loss.replace];
+
+    console.log('');
+    console.log(
+      markdownTable(
+        ['step', 'pods', 'passes', 'round trips', 'writes', 'pass ms', 'pods/s', 'heap MiB base / peak'],
+        [
+          ...steps.map(measuredRow),
+          baselineRow('baseline: raw UPDATE of every pod row, one statement', size.pods, baseline.statementMs),
+          baselineRow('baseline: raw UPDATE by key, one batch of N statements', size.pods, baseline.batchMs),
+        ],
+      ),
+    );
+    console.log('');
+    const bindMs = bind.stats.passMs;
+    console.log(`scheduler bind time / raw one-statement UPDATE: ${(bindMs / baseline.statementMs).toFixed(1)}x`);
+    console.log(`scheduler bind time / raw batch of ${size.pods} UPDATEs: ${(bindMs / baseline.batchMs).toFixed(1)}x`);
+    console.log(`deployment scale-up time / raw batch of ${size.pods} UPDATEs: ${(scale.stats.passMs / baseline.batchMs).toFixed(1)}x`);
+    console.log(`before the idle pass: ${settled.passes} passes (with the kubelet between them) to settle, ${settled.converged ? 'settled' : 'NOT settled'}`);
+    console.log('pass time per controller, ms:');
+    console.log(breakdown(steps));
+  } finally {
+    c.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const sizes = sizesFromEnv();
+  console.log(`skiff control-plane benchmark: ${sizes.map((s) => `${s.nodes}x${s.pods}`).join(', ')} (nodes x pods), Node ${process.version}`);
+  for (const size of sizes) await benchSize(size);
+}
+
+await main();
