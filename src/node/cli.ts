@@ -72,6 +72,18 @@ const FLAGS = {
     default: '1h',
     help: 'how long Events are kept',
   },
+  url: {
+    type: 'string',
+    placeholder: 'URL',
+    env: 'LIBSQL_URL',
+    help: 'libSQL database to migrate (libsql://, https://, http:// or file:)',
+  },
+  'auth-token': {
+    type: 'string',
+    placeholder: 'TOKEN',
+    env: 'LIBSQL_AUTH_TOKEN',
+    help: 'auth token for the database (Turso)',
+  },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
 
@@ -93,6 +105,17 @@ const COMMANDS: Record<string, Command> = {
       'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'event-ttl',
     ],
     run: runServe,
+  },
+  migrate: {
+    summary: 'apply the schema migrations to a libSQL database (before deploying to Workers)',
+    flags: ['url', 'auth-token'],
+    run: async (flags) => {
+      if (!flags.url) return fail('--url (or LIBSQL_URL) is required');
+      const { migrateDatabase } = await import('./migrate.js');
+      await migrateDatabase(String(flags.url), flags['auth-token'] ? String(flags['auth-token']) : undefined);
+      process.stdout.write(`migrated ${String(flags.url)}\n`);
+      return 0;
+    },
   },
   token: {
     summary: 'print the admin bearer token',

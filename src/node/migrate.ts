@@ -4,9 +4,26 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import { migrate as applyMigrations } from 'drizzle-orm/libsql/migrator';
+import { systemClock } from '../store/clock.js';
+import { openClient } from '../store/db.js';
+import { Store } from '../store/store.js';
 
 export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
 
 export async function migrate(client: Client): Promise<void> {
+  // A database file is kept in WAL mode (the setting stays with the file): commits are cheaper and
+  // readers do not block the writer. A remote database ignores this.
+  if (client.protocol === 'file') await client.execute('PRAGMA journal_mode = WAL');
   await applyMigrations(drizzle(client), { migrationsFolder });
+}
+
+/** Migrate a database by URL and create the built-in namespaces: what a new Workers deployment needs. */
+export async function migrateDatabase(url: string, authToken?: string): Promise<void> {
+  const client = openClient(url, authToken);
+  try {
+    await migrate(client);
+    await new Store(client, systemClock).init();
+  } finally {
+    client.close();
+  }
 }
