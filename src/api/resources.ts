@@ -3,6 +3,7 @@ import type { KindDef, KObject } from '../kinds/types.js';
 import { decodeObject, mediaType, parseJson, parseYamlDoc, readBody } from './body.js';
 import { listDocument, listObjects, selection } from './list.js';
 import { ObjectWriter, timestamp, type DeleteOptions, type WriteContext, type WriteOptions } from './objects.js';
+import { ChangeFeed } from '../store/change-feed.js';
 import { applyPatch, ApplyConflictError, PatchError, type PatchType } from './patch/index.js';
 import type { ResourcePath } from './paths.js';
 import { proxy } from './proxy.js';
@@ -48,8 +49,11 @@ function retryableConflict(e: unknown): boolean {
 export class ResourceHandler {
   private writer: ObjectWriter;
 
+  private feed: ChangeFeed;
+
   constructor(private opts: ResourceOptions) {
     this.writer = new ObjectWriter(opts);
+    this.feed = new ChangeFeed(opts.store, opts.pollIntervalMs);
   }
 
   async handle(req: Request, rp: ResourcePath, url: URL): Promise<Response> {
@@ -106,10 +110,9 @@ export class ResourceHandler {
     const render = table
       ? (obj: KObject) => toTable(def, [obj], this.opts.clock.now(), { include, resourceVersion: String(obj.metadata?.resourceVersion) })
       : (obj: KObject) => obj;
-    return watchResponse(this.opts.store, def, sel, {
+    return watchResponse(this.feed, def, sel, {
       ...watchOptionsFrom(q, this.opts.maxWatchSeconds),
       bookmarkIntervalMs: this.opts.bookmarkIntervalMs,
-      pollIntervalMs: this.opts.pollIntervalMs,
       render,
     }, req.signal);
   }

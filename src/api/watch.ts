@@ -1,18 +1,18 @@
 import { apiVersionOf } from '../kinds/registry.js';
 import type { KindDef, KObject } from '../kinds/types.js';
-import { CompactedError, type Store } from '../store/store.js';
+import type { ChangeFeed } from '../store/change-feed.js';
+import { CompactedError } from '../store/store.js';
 import { selects, type Selection } from './list.js';
 import { ApiError, badRequest, gone } from './status.js';
 
 // Watch: newline-delimited events read from the change log after a resourceVersion.
-// In one process a commit wakes the watchers at once; the poll interval covers writers elsewhere.
+// Events come from the process's one ChangeFeed (see src/store/change-feed.ts).
 
 export interface WatchOptions {
   resourceVersion?: string;
   timeoutSeconds: number;
   bookmarks: boolean;
   bookmarkIntervalMs: number;
-  pollIntervalMs: number;
   /** Turns an object into what the event carries (the object itself, or a one-row Table). */
   render: (obj: KObject) => unknown;
 }
@@ -32,21 +32,21 @@ export function watchOptionsFrom(q: URLSearchParams, maxSeconds: number): Pick<W
   };
 }
 
-export function watchResponse(store: Store, def: KindDef, sel: Selection, opts: WatchOptions, signal: AbortSignal): Response {
+export function watchResponse(feed: ChangeFeed, def: KindDef, sel: Selection, opts: WatchOptions, signal: AbortSignal): Response {
   const encoder = new TextEncoder();
   let stop: () => void = () => {};
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       let closed = false;
-      let wake: () => void = () => {};
-      const unsubscribe = store.onCommit(() => wake());
+      let unsubscribe = () => {};
+      let bookmarks: ReturnType<typeof setInterval> | undefined;
       const deadline = setTimeout(() => finish(), opts.timeoutSeconds * 1000);
       const finish = () => {
         if (closed) return;
         closed = true;
         clearTimeout(deadline);
+        clearInterval(bookmarks);
         unsubscribe();
-        wake();
         try {
           controller.close();
         } catch {
@@ -58,44 +58,42 @@ export function watchResponse(store: Store, def: KindDef, sel: Selection, opts: 
       const send = (type: EventType, object: unknown) => {
         if (!closed) controller.enqueue(encoder.encode(JSON.stringify({ type, object }) + '\n'));
       };
-      const bookmark = (rev: number) =>
-        send('BOOKMARK', { kind: def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(rev) } });
-
-      try {
-        let rev: number;
-        if (!opts.resourceVersion || opts.resourceVersion === '0') {
-          // No starting point: the current state first, as synthetic ADDED events.
-          const page = await store.list(def.kind, { namespace: sel.namespace });
-          for (const obj of page.items) if (selects(sel, obj)) send('ADDED', opts.render(obj));
-          rev = page.rev;
-        } else {
-          rev = Number(opts.resourceVersion);
-        }
-        let lastBookmark = Date.now();
-        while (!closed) {
-          const { events, rev: head } = await store.changesSince(def.kind, rev, sel.namespace);
-          for (const e of events) if (selects(sel, e.object)) send(e.type, opts.render(e.object));
-          rev = head;
-          if (opts.bookmarks && Date.now() - lastBookmark >= opts.bookmarkIntervalMs) {
-            bookmark(rev);
-            lastBookmark = Date.now();
-          }
-          if (events.length === 0 && !closed) {
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, Math.min(opts.pollIntervalMs, opts.bookmarks ? opts.bookmarkIntervalMs : Infinity));
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-            });
-          }
-        }
-      } catch (e) {
+      const fail = (e: unknown) => {
         const err = e instanceof CompactedError
           ? gone(`too old resource version: ${opts.resourceVersion} (${e.compacted})`)
           : e instanceof ApiError ? e : new ApiError(500, 'InternalError', String((e as Error)?.message ?? e));
         send('ERROR', err.toStatus());
         finish();
+      };
+
+      try {
+        let rev: number;
+        if (!opts.resourceVersion || opts.resourceVersion === '0') {
+          // No starting point: the current state first, as synthetic ADDED events.
+          const page = await feed.store.list(def.kind, { namespace: sel.namespace });
+          for (const obj of page.items) if (selects(sel, obj)) send('ADDED', opts.render(obj));
+          rev = page.rev;
+        } else {
+          rev = Number(opts.resourceVersion);
+        }
+        if (closed) return;
+        if (opts.bookmarks) {
+          bookmarks = setInterval(() => {
+            send('BOOKMARK', { kind: def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(rev) } });
+          }, opts.bookmarkIntervalMs);
+        }
+        unsubscribe = feed.subscribe({
+          kind: def.kind,
+          namespace: sel.namespace,
+          rev,
+          deliver: (events, head) => {
+            for (const e of events) if (selects(sel, e.object)) send(e.type, opts.render(e.object));
+            rev = head;
+          },
+          fail,
+        });
+      } catch (e) {
+        fail(e);
       }
     },
     cancel() {

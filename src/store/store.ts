@@ -24,6 +24,7 @@ export type WriteResult = { ok: true; object?: KObject; rv: number } | { ok: fal
 
 export interface ChangeEvent {
   rev: number;
+  kind: string;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   object: KObject;
 }
@@ -239,10 +240,11 @@ export class Store {
     return results;
   }
 
-  /** Changes of a kind after `rev`, oldest first; throws CompactedError when `rev` is older than what is kept. */
-  async changesSince(kind: string, rev: number, namespace?: string, limit = 1000): Promise<{ events: ChangeEvent[]; rev: number }> {
-    const args: (string | number)[] = [kind, rev];
-    let sql = 'SELECT rev, type, object FROM changes WHERE kind = ? AND rev > ?';
+  /** Changes of some kinds after `rev`, oldest first; throws CompactedError when `rev` is older than what is kept. */
+  async changesSince(kinds: string | string[], rev: number, namespace?: string, limit = 1000): Promise<{ events: ChangeEvent[]; rev: number }> {
+    const list = typeof kinds === 'string' ? [kinds] : kinds;
+    const args: (string | number)[] = [...list, rev];
+    let sql = `SELECT rev, kind, type, object FROM changes WHERE kind IN (${list.map(() => '?').join(', ')}) AND rev > ?`;
     if (namespace !== undefined) {
       sql += ' AND namespace = ?';
       args.push(namespace);
@@ -252,7 +254,7 @@ export class Store {
     const [changes, head] = await this.batch([{ sql, args }, 'SELECT rev, compacted FROM revision WHERE id = 1'], 'read');
     const compacted = Number(head.rows[0].compacted);
     if (rev < compacted) throw new CompactedError(compacted);
-    const events = changes.rows.map((r) => ({ rev: Number(r.rev), type: r.type as ChangeEvent['type'], object: parse(r.rev, r.object) }));
+    const events = changes.rows.map((r) => ({ rev: Number(r.rev), kind: String(r.kind), type: r.type as ChangeEvent['type'], object: parse(r.rev, r.object) }));
     // When the page is full, the caller resumes from its last event rather than from the head.
     const upTo = events.length === limit ? events[events.length - 1].rev : Number(head.rows[0].rev);
     return { events, rev: upTo };
