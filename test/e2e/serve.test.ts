@@ -138,8 +138,8 @@ describe('skiff serve lifecycle', { timeout: 90_000 }, () => {
     });
     expect(created.status).toBe(201);
 
-    // A watch left open must not hold the shutdown up.
-    const agent = new Agent({ ca: first.ca });
+    // A watch left open must not hold the shutdown up, on a keep-alive connection as kubectl uses.
+    const agent = new Agent({ ca: first.ca, keepAlive: true });
     const watchEnded = new Promise<void>((resolve, reject) => {
       const req = request(`${first.url}/api/v1/namespaces/default/configmaps?watch=true`, {
         agent,

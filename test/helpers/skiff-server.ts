@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const kubectlPath = '/usr/bin/kubectl';
@@ -68,10 +69,14 @@ export interface StartOptions {
 
 const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
-process.once('exit', () => {
+function cleanUp(): void {
   for (const child of children) child.kill('SIGKILL');
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+// Vitest may end its workers without an 'exit' event, so the test file's own teardown cleans
+// up too; 'exit' covers runs outside vitest's lifecycle.
+if (process.env.VITEST) afterAll(cleanUp);
+process.once('exit', cleanUp);
 
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
