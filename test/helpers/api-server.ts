@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createApp, type AppOptions } from '../../src/api/app.js';
-import { reconcile, PassScheduler } from '../../src/control/pass.js';
+import { defaultControlOptions, type ControlOptions } from '../../src/control/context.js';
+import { reconcile, PassScheduler, type PassResult } from '../../src/control/pass.js';
 import { createNodeAdapter } from '../../src/node/http-adapter.js';
 import { migrate } from '../../src/node/migrate.js';
 import { systemClock, type Clock } from '../../src/store/clock.js';
@@ -23,23 +24,33 @@ export interface ApiServer {
   /** fetch against the server with the token. */
   request(path: string, init?: RequestInit): Promise<Response>;
   /** Run one reconcile pass now. */
-  reconcile(): Promise<void>;
+  reconcile(): Promise<PassResult>;
   stop(): Promise<void>;
 }
 
-export async function startApi(opts: Partial<Omit<AppOptions, 'store' | 'authenticate'>> & { clock?: Clock; passes?: boolean } = {}): Promise<ApiServer> {
+export interface StartApiOptions extends Partial<Omit<AppOptions, 'store' | 'authenticate'>> {
+  clock?: Clock;
+  /** Run passes on a timer and after writes (default); false: only when the test calls reconcile(). */
+  passes?: boolean;
+  /** Control-plane settings over the defaults; the default tolerations also reach pod admission. */
+  control?: Partial<ControlOptions>;
+}
+
+export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-api-'));
   const client = openClient(`file:${join(dir, 'skiff.db')}`);
   await migrate(client);
   const clock = opts.clock ?? systemClock;
   const store = new Store(client, clock);
   await store.init();
-  const passes = new PassScheduler(() => reconcile(store, clock), 200);
+  const control: ControlOptions = { ...defaultControlOptions, ...opts.control };
+  const passes = new PassScheduler(() => reconcile(store, clock, control), 200);
   if (opts.passes !== false) passes.start();
   const app = createApp({
     ...opts,
     store,
     clock,
+    defaultTolerationSeconds: opts.defaultTolerationSeconds ?? [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
     authenticate: (t) => t === TOKEN,
     onWrite: opts.passes === false ? undefined : () => passes.kick(),
   });
@@ -62,9 +73,7 @@ export async function startApi(opts: Partial<Omit<AppOptions, 'store' | 'authent
     kubeConfig,
     request: (path, init = {}) =>
       fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...(init.headers as Record<string, string>) } }),
-    reconcile: async () => {
-      await reconcile(store, clock);
-    },
+    reconcile: () => reconcile(store, clock, control),
     stop: async () => {
       await passes.stop();
       adapter.endStreams();

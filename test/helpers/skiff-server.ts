@@ -187,6 +187,8 @@ export function httpsFetch(url: string, agent: Agent, init: RequestInit = {}): P
   if (init.body !== undefined) {
     body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
     headers['content-type'] ??= 'application/json';
+    // node:https does not frame a DELETE body by itself.
+    headers['content-length'] = String(Buffer.byteLength(body));
   }
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   return new Promise((resolve, reject) => {
