@@ -11,6 +11,7 @@ const SUBRESOURCES: Record<string, (def: KindDef) => Record<string, unknown>> = 
   scale: () => ({ group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] }),
   binding: () => ({ kind: 'Binding', verbs: ['create'] }),
   eviction: () => ({ group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] }),
+  proxy: (def) => ({ kind: `${def.kind}ProxyOptions`, verbs: ['create', 'delete', 'get', 'patch', 'update'] }),
 };
 
 export const SERVER_VERSION = {

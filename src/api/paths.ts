@@ -10,6 +10,8 @@ export interface ResourcePath {
   namespace?: string;
   name?: string;
   subresource?: string;
+  /** For the proxy subresource: the still-encoded path after .../proxy ('' when none). */
+  proxyPath?: string;
   /** The legacy /watch/ prefix was used. */
   watch: boolean;
 }
@@ -42,10 +44,18 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
   }
   const [plural, name, subresource, ...extra] = segs;
   const def = kindForResource(group, version, plural);
-  if (!def || extra.length > 0) throw notFoundPath();
+  // Only .../NAME/proxy takes more segments: the path to forward.
+  const proxied = subresource === 'proxy';
+  if (!def || (extra.length > 0 && !proxied)) throw notFoundPath();
   if (namespace !== undefined && !def.namespaced) throw notFoundPath();
   if (subresource !== undefined && !(def.subresources ?? []).includes(subresource) && !(def.kind === 'Namespace' && subresource === 'finalize')) {
     throw notFoundPath();
   }
+  if (proxied) return { def, group, version, namespace, name, subresource, watch, proxyPath: rawPathAfter(pathname, parts.length - extra.length) };
   return { def, group, version, namespace, name, subresource, watch };
+}
+
+/** What follows the first `count` non-empty segments of a path, as sent (percent-encoding and trailing slash kept). */
+function rawPathAfter(pathname: string, count: number): string {
+  return pathname.replace(new RegExp(`^(?:/+[^/]+){${count}}`), '');
 }

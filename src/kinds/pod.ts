@@ -271,7 +271,7 @@ export const pod: KindDef = {
   namespaced: true,
   shortNames: ['po'],
   categories: ['all'],
-  subresources: ['status', 'binding', 'eviction'],
+  subresources: ['status', 'binding', 'eviction', 'proxy'],
   nameRule: 'subdomain',
   defaults: defaultPod,
   validate: validatePod,

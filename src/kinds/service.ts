@@ -177,7 +177,7 @@ export const service: KindDef = {
   namespaced: true,
   shortNames: ['svc'],
   categories: ['all'],
-  subresources: ['status'],
+  subresources: ['status', 'proxy'],
   nameRule: 'label',
   defaults: defaultService,
   prepareUpdate: keepAllocatedValues,
