@@ -253,51 +253,65 @@ export class ObjectWriter {
    * one) and pods still running on a node are marked with deletionTimestamp; others go at once.
    * Returns the object as last seen and whether it is gone.
    */
-  async delete(def: KindDef, old: KObject, options: DeleteOptions, opts: WriteOptions): Promise<{ object: KObject; gone: boolean }> {
+  /**
+   * How deleting `old` goes, as kube-apiserver does it: objects with finalizers (or a propagation
+   * that needs one) and pods still running on a node are marked with deletionTimestamp; others go
+   * at once. `op` is the write (none when the object is already being deleted that way).
+   */
+  planDelete(def: KindDef, old: KObject, options: DeleteOptions): { op?: WriteOp; object: KObject; gone: boolean } {
     const meta = old.metadata!;
+    const name = String(meta.name);
     const pre = options.preconditions ?? {};
     if (pre.uid && pre.uid !== meta.uid) {
-      throw conflict(def.plural, def.group, String(meta.name), `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid}`);
+      throw conflict(def.plural, def.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid}`);
     }
     if (pre.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
-      throw conflict(def.plural, def.group, String(meta.name), `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`);
+      throw conflict(def.plural, def.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${meta.resourceVersion}`);
     }
     const policy = options.propagationPolicy ?? (options.orphanDependents ? 'Orphan' : 'Background');
     if (!['Background', 'Foreground', 'Orphan'].includes(policy)) {
       throw invalid('DeleteOptions', '', '', [{ reason: 'FieldValueNotSupported', field: 'propagationPolicy', message: `Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"` }]);
     }
-    const finalizers = [...(meta.finalizers ?? [])];
-    if (policy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion');
-    if (policy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan');
-    // Namespaces always go through the namespace controller, which empties them first.
-    if (def.kind === 'Namespace' && !meta.deletionTimestamp) {
-      const obj = structuredClone(old);
-      obj.metadata!.deletionTimestamp = this.now();
-      obj.status = { ...(obj.status as object), phase: 'Terminating' };
-      return { object: await this.commitUpdate(def, old, obj, opts), gone: false };
-    }
     if (options.gracePeriodSeconds !== undefined && (!Number.isInteger(options.gracePeriodSeconds) || options.gracePeriodSeconds < 0)) {
       throw badRequest(`invalid gracePeriodSeconds: ${options.gracePeriodSeconds}`);
     }
+    const rv = Number(meta.resourceVersion);
+    const update = (object: KObject) => ({ op: { op: 'update' as const, object, rv }, object, gone: false });
+    // Namespaces always go through the namespace controller, which empties them first.
+    if (def.kind === 'Namespace') {
+      if (meta.deletionTimestamp) return { object: old, gone: false };
+      const obj = structuredClone(old);
+      obj.metadata!.deletionTimestamp = this.now();
+      obj.status = { ...(obj.status as object), phase: 'Terminating' };
+      return update(obj);
+    }
+    const wanted = policy === 'Foreground' ? ['foregroundDeletion'] : policy === 'Orphan' ? ['orphan'] : [];
+    const added = wanted.filter((f) => !(meta.finalizers ?? []).includes(f));
     const grace = gracePeriodSeconds(def.kind, old, options.gracePeriodSeconds);
-    const added = finalizers.filter((f) => !(meta.finalizers ?? []).includes(f));
-    if (finalizers.length > 0 || grace > 0) {
+    if ((meta.finalizers ?? []).length > 0 || added.length > 0 || grace > 0) {
       if (meta.deletionTimestamp && added.length === 0 && grace >= (meta.deletionGracePeriodSeconds ?? 0)) {
         return { object: old, gone: false }; // already being deleted
       }
-      const obj = markDeleted(old, this.ctx.clock.now(), grace, added);
-      return { object: await this.commitUpdate(def, old, obj, opts), gone: false };
+      return update(markDeleted(old, this.ctx.clock.now(), grace, added));
     }
-    return this.deleteNow(def, old, opts);
+    return { op: { op: 'delete', kind: def.kind, namespace: meta.namespace ?? '', name, rv }, object: old, gone: true };
   }
 
-  private async deleteNow(def: KindDef, old: KObject, opts: WriteOptions): Promise<{ object: KObject; gone: boolean }> {
-    if (opts.dryRun) return { object: old, gone: true };
-    const meta = old.metadata!;
-    const [res] = await this.ctx.store.commit([{ op: 'delete', kind: def.kind, namespace: meta.namespace ?? '', name: String(meta.name), rv: Number(meta.resourceVersion) }]);
-    if (!res.ok) throw conflict(def.plural, def.group, String(meta.name));
-    this.ctx.onWrite?.(def.kind);
-    return { object: old, gone: true };
+  /** Carry out deletions planned by planDelete in one round trip; a failed condition is a 409. */
+  async commitDeletes(def: KindDef, plans: { op?: WriteOp; object: KObject }[], opts: WriteOptions): Promise<boolean[]> {
+    const ops = plans.filter((p) => p.op);
+    if (opts.dryRun || ops.length === 0) return plans.map(() => true);
+    const results = await this.ctx.store.commit(ops.map((p) => p.op!));
+    if (results.some((r) => r.ok)) this.ctx.onWrite?.(def.kind);
+    const ok = new Map(ops.map((p, i) => [p, results[i].ok]));
+    return plans.map((p) => ok.get(p) ?? true);
+  }
+
+  async delete(def: KindDef, old: KObject, options: DeleteOptions, opts: WriteOptions): Promise<{ object: KObject; gone: boolean }> {
+    const plan = this.planDelete(def, old, options);
+    const [ok] = await this.commitDeletes(def, [plan], opts);
+    if (!ok) throw conflict(def.plural, def.group, String(old.metadata!.name));
+    return { object: plan.gone ? old : plan.object, gone: plan.gone };
   }
 }
 

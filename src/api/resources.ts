@@ -201,14 +201,10 @@ export class ResourceHandler {
     const options = await this.deleteOptions(req, q);
     const opts = writeOptions(req, q);
     const res = await listObjects(this.opts.store, rp.def, selection(rp.def, rp.namespace, q), new URLSearchParams());
-    const deleted: KObject[] = [];
-    for (const obj of res.items) {
-      try {
-        deleted.push((await this.writer.delete(rp.def, obj, options, opts)).object);
-      } catch (e) {
-        if (!retryableConflict(e)) throw e; // changed meanwhile: a later call deletes it
-      }
-    }
+    // One write for the whole collection; an object changed meanwhile is left for a later call.
+    const plans = res.items.map((obj) => this.writer.planDelete(rp.def, obj, options));
+    const done = await this.writer.commitDeletes(rp.def, plans, opts);
+    const deleted = plans.filter((_, i) => done[i]).map((p) => p.object);
     return json(listDocument(rp.def, { items: deleted, resourceVersion: res.resourceVersion }));
   }
 
