@@ -95,7 +95,14 @@ export async function endpoints(ctx: PassContext): Promise<void> {
   const services = serviceRows.map(objectOf);
   const serviceKeys = new Set(services.map(key));
   const existing = new Map(endpointRows.map(objectOf).map((e) => [key(e), e]));
-  const slices = new Map(sliceRows.map(objectOf).map((s) => [`${s.metadata!.namespace}/${s.metadata!.labels?.[SERVICE_NAME]}`, s]));
+  // One slice per Service is kept; any other (left by racing passes before slices had stable names) goes.
+  const slices = new Map<string, KObject>();
+  const extraSlices: KObject[] = [];
+  for (const s of sliceRows.map(objectOf)) {
+    const k = `${s.metadata!.namespace}/${s.metadata!.labels?.[SERVICE_NAME]}`;
+    if (slices.has(k)) extraSlices.push(s);
+    else slices.set(k, s);
+  }
   const pods = podRows.map(toPodRow).filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed');
   const podsByNs = groupBy(pods, (p) => p.namespace);
   const stamp = ctx.timestamp();
@@ -123,7 +130,8 @@ export async function endpoints(ctx: PassContext): Promise<void> {
     const want = { addressType: 'IPv4', endpoints: sliceEndpoints(spec, selected), ports: slicePorts(spec, selected) };
     if (!slice || JSON.stringify([slice.endpoints ?? [], slice.ports ?? []]) !== JSON.stringify([want.endpoints, want.ports])) {
       const metadata = slice?.metadata ?? {
-        name: `${svc.metadata!.name}-${crypto.randomUUID().slice(0, 5)}`,
+        // Named after the Service's uid, so passes racing to create it make one slice, not two.
+        name: `${svc.metadata!.name}-${svc.metadata!.uid!.slice(0, 5)}`,
         namespace: svc.metadata!.namespace,
         uid: crypto.randomUUID(),
         creationTimestamp: stamp,
@@ -135,6 +143,9 @@ export async function endpoints(ctx: PassContext): Promise<void> {
       if (slice) ops.push({ op: 'update', object, rv: Number(slice.metadata!.resourceVersion) });
       else ops.push({ op: 'create', object, requireNamespace: true });
     }
+  }
+  for (const s of extraSlices) {
+    ops.push({ op: 'delete', kind: 'EndpointSlice', namespace: s.metadata!.namespace!, name: s.metadata!.name!, rv: Number(s.metadata!.resourceVersion) });
   }
   // Endpoints this controller made for Services that are gone (slices go by garbage collection).
   for (const [k, ep] of existing) {

@@ -37,6 +37,23 @@ export function nodePodCountGuard(node: string, count: number) {
   return { sql: "(SELECT COUNT(*) FROM objects WHERE kind = 'Pod' AND node_name = ?) = ?", args: [node, count] };
 }
 
+/**
+ * The guard on a binding: the pod count as read, and room left for the pod's requests. The count alone
+ * misses pods that went and others that came in between (passes that read at different moments), and
+ * then a node could be filled twice; the room is checked against the node's pods as they are.
+ */
+export function nodeBindingGuard(node: string, count: number, requests: Record<string, number>, allocatable: Record<string, number>) {
+  const wanted = Object.entries(requests).filter(([, v]) => v > 0);
+  const room = wanted.map(
+    () => "(SELECT COALESCE(SUM(json_extract(summary, ?)), 0) FROM objects WHERE kind = 'Pod' AND node_name = ? AND COALESCE(phase, '') NOT IN ('Succeeded', 'Failed')) + ? <= ?",
+  );
+  const counted = nodePodCountGuard(node, count);
+  return {
+    sql: [counted.sql, ...room].join(' AND '),
+    args: [...counted.args, ...wanted.flatMap(([r, v]) => [`$.requests."${r}"`, node, v, allocatable[r] ?? 0])],
+  };
+}
+
 /** The guard that keeps racing passes from creating or deleting pods twice: the owner still has `count` live pods. */
 export function ownedPodCountGuard(ownerUid: string, count: number) {
   return {

@@ -1,14 +1,15 @@
 import type { KObject } from '../kinds/types.js';
 import type { WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
-import { isTerminal, nodePodCountGuard, podRowsSql, toPodRow } from './pod-rows.js';
+import { isTerminal, nodeBindingGuard, podRowsSql, toPodRow } from './pod-rows.js';
 import { nodeState, pendingPod, placePod, queueOrder, type PendingPod, type PlacedPod } from './scheduling.js';
 
 // The scheduler (kube-scheduler's default-scheduler): binds every pending pod it can in one pass,
 // in priority order, each decision seeing the pods bound before it. One read round trip (nodes,
 // pending pods, bound pods, and the last FailedScheduling events) and one write round trip.
-// A binding is conditional on the pod's resourceVersion and on the node still holding the pods
-// it held when read, so passes racing over the same snapshot never over-commit a node.
+// A binding is conditional on the pod's resourceVersion, on the node still holding as many pods as
+// it held when read, and on the node still having room for the pod, so racing passes never
+// over-commit a node, whether they read the same snapshot or not.
 
 const COMPONENT = 'default-scheduler';
 /**
@@ -109,7 +110,7 @@ export async function scheduler(ctx: PassContext): Promise<void> {
     const placement = placePod(pod, nodes);
     if ('node' in placement) {
       const node = placement.node;
-      ops.push({ op: 'update', object: bound(obj, node.name, now), rv, guard: nodePodCountGuard(node.name, node.pods.length) });
+      ops.push({ op: 'update', object: bound(obj, node.name, now), rv, guard: nodeBindingGuard(node.name, node.pods.length, pod.requests, node.allocatable) });
       node.add(pod satisfies PlacedPod);
       ctx.event({ involved: obj, type: 'Normal', reason: 'Scheduled', message: `Successfully assigned ${pod.namespace}/${pod.name} to ${node.name}`, component: COMPONENT });
       continue;
