@@ -1,11 +1,46 @@
-import { defineConfig } from 'vitest/config';
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+const WORKERS_TESTS = 'test/workers/**/*.test.ts';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    // Files that start servers run side by side; two cores are enough for a few at once.
-    maxWorkers: 2,
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, WORKERS_TESTS],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Files that start servers run side by side; two cores are enough for a few at once.
+          maxWorkers: 2,
+        },
+      },
+      {
+        // The Worker (src/worker.ts, through wrangler.toml) and its tests run inside workerd; the
+        // database is a local libSQL endpoint that globalSetup starts in Node.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                LIBSQL_URL: inject('libsqlUrl'),
+                SKIFF_ADMIN_TOKEN: 'workers-test-token',
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          include: [WORKERS_TESTS],
+          globalSetup: ['test/workers/global-setup.ts'],
+          testTimeout: 20_000,
+          // The files share one database and any file's pass reconciles all of it: one file at a
+          // time keeps a test's "nothing has acted on this yet" true until it runs its own pass.
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });

@@ -22,7 +22,7 @@ interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-/** What one isolate keeps between requests: a client, a store (watchers share its wake-ups) and the app. */
+/** What one isolate keeps between requests: a client, a store and the app (watches get their own; see fetch). */
 interface Isolate {
   url: string;
   store: Store;
@@ -32,46 +32,86 @@ interface Isolate {
   /** A write asked for a pass; the request that sees it runs one through waitUntil. */
   kicked: boolean;
   pass?: Promise<unknown>;
+  /** A kick came during the running pass, which may have read the state before that write. */
+  again: boolean;
 }
 
 let isolate: Isolate | undefined;
 
-function setup(env: WorkerEnv): Isolate {
-  if (isolate?.url === env.LIBSQL_URL) return isolate;
-  const store = new Store(createClient({ url: env.LIBSQL_URL, authToken: env.LIBSQL_AUTH_TOKEN }), systemClock);
+function controlOptions(env: WorkerEnv): ControlOptions {
   const seconds = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
-  const control: ControlOptions = {
+  return {
     ...defaultControlOptions,
     nodeMonitorGracePeriodSeconds: seconds(env.NODE_MONITOR_GRACE_PERIOD_SECONDS, defaultControlOptions.nodeMonitorGracePeriodSeconds),
     defaultNotReadyTolerationSeconds: seconds(env.DEFAULT_NOT_READY_TOLERATION_SECONDS, defaultControlOptions.defaultNotReadyTolerationSeconds),
     defaultUnreachableTolerationSeconds: seconds(env.DEFAULT_UNREACHABLE_TOLERATION_SECONDS, defaultControlOptions.defaultUnreachableTolerationSeconds),
   };
+}
+
+const openStore = (env: WorkerEnv) => new Store(createClient({ url: env.LIBSQL_URL, authToken: env.LIBSQL_AUTH_TOKEN }), systemClock);
+
+function appFor(store: Store, env: WorkerEnv, control: ControlOptions, onWrite?: () => void): ReturnType<typeof createApp> {
+  return createApp({
+    store,
+    clock: systemClock,
+    authenticate: (token) => !!env.SKIFF_ADMIN_TOKEN && token === env.SKIFF_ADMIN_TOKEN,
+    onWrite,
+    defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
+    // Isolates share no memory: a watch polls the change log.
+    pollIntervalMs: 1_000,
+    // Keep a watch inside what one Worker invocation may stream.
+    maxWatchSeconds: 300,
+  });
+}
+
+function setup(env: WorkerEnv): Isolate {
+  if (isolate?.url === env.LIBSQL_URL) return isolate;
+  const store = openStore(env);
+  const control = controlOptions(env);
   const self: Isolate = {
     url: env.LIBSQL_URL,
     store,
     control,
     kicked: false,
-    app: createApp({
-      store,
-      clock: systemClock,
-      authenticate: (token) => !!env.SKIFF_ADMIN_TOKEN && token === env.SKIFF_ADMIN_TOKEN,
-      onWrite: () => {
-        self.kicked = true;
-      },
-      defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
-      // Isolates share no memory: a watch polls the change log.
-      pollIntervalMs: 1_000,
-      // Keep a watch inside what one Worker invocation may stream.
-      maxWatchSeconds: 300,
+    again: false,
+    app: appFor(store, env, control, () => {
+      self.kicked = true;
     }),
   };
   isolate = self;
   return self;
 }
 
+/** `?watch=true|1` or the legacy /watch/ prefix, as the API reads them. */
+function isWatch(url: URL): boolean {
+  const watch = url.searchParams.get('watch');
+  return watch === 'true' || watch === '1' || /^\/(?:api|apis\/[^/]+)\/[^/]+\/watch\//.test(url.pathname);
+}
+
+/**
+ * Cloudflare's front line (and `wrangler dev`, which mimics it) gzips application/json for clients
+ * that accept it, as kubectl's Go client does; a gzipped watch stream is held back until it ends.
+ * A Content-Encoding of `identity` opts the response out.
+ */
+function uncompressed(res: Response): Response {
+  const out = new Response(res.body, res);
+  out.headers.set('content-encoding', 'identity');
+  return out;
+}
+
 /** One pass at a time per isolate; a kick during a pass is served by the pass after it. */
 function runPass(self: Isolate): Promise<unknown> {
-  self.pass ??= reconcile(self.store, systemClock, self.control).finally(() => {
+  if (self.pass) {
+    self.again = true;
+    return self.pass;
+  }
+  const passes = async () => {
+    do {
+      self.again = false;
+      await reconcile(self.store, systemClock, self.control);
+    } while (self.again);
+  };
+  self.pass = passes().finally(() => {
     self.pass = undefined;
   });
   return self.pass;
@@ -88,6 +128,10 @@ export default {
       self.schema = undefined; // look again on the next request
       return notMigrated();
     }
+    // workerd forbids one request from touching another's I/O (its timers, streams and fetches), so
+    // a watch cannot join a change feed that another request's watch runs, nor be woken by another
+    // request's commit: each watch gets a store and app of its own, and polls the change log.
+    if (isWatch(new URL(req.url))) return uncompressed(await appFor(openStore(env), env, self.control).fetch(req));
     const res = await self.app.fetch(req);
     if (self.kicked) {
       self.kicked = false;
@@ -96,8 +140,9 @@ export default {
     return res;
   },
 
-  async scheduled(_event: unknown, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
-    const self = setup(env);
-    ctx.waitUntil(runPass(self));
+  // Awaited rather than left to waitUntil: the event (and `wrangler dev`'s /__scheduled, which
+  // answers when this returns) then ends with the pass, and reports its failure.
+  async scheduled(_event: unknown, env: WorkerEnv, _ctx: ExecutionContext): Promise<void> {
+    await runPass(setup(env));
   },
 };

@@ -72,6 +72,12 @@ const FLAGS = {
     default: '1h',
     help: 'how long Events are kept',
   },
+  port: {
+    type: 'string',
+    placeholder: 'PORT',
+    default: '8787',
+    help: 'port on 127.0.0.1 where wrangler dev serves the Worker over HTTPS',
+  },
   url: {
     type: 'string',
     placeholder: 'URL',
@@ -105,6 +111,11 @@ const COMMANDS: Record<string, Command> = {
       'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'event-ttl',
     ],
     run: runServe,
+  },
+  dev: {
+    summary: 'run the Worker under wrangler dev against a local libSQL endpoint (what `npm run dev` runs)',
+    flags: ['data', 'port'],
+    run: runDev,
   },
   migrate: {
     summary: 'apply the schema migrations to a libSQL database (before deploying to Workers)',
@@ -169,6 +180,44 @@ async function runServe(flags: FlagValues): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+async function runDev(flags: FlagValues): Promise<number> {
+  const port = wholeNumber('port', String(flags.port));
+  if (port < 1 || port > 65535) throw new Error(`--port: expected 1-65535, got ${port}`);
+  const { startDev } = await import('./dev.js');
+  // A signal during startup aborts it; after, it stops wrangler and the endpoint. Later signals are
+  // ignored: stopping bounds its own wait, and dying halfway would leave wrangler's processes behind.
+  const stopping = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping.signal.aborted) return;
+    process.stdout.write(`skiff: ${signal}, stopping wrangler dev\n`);
+    stopping.abort();
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  let dev;
+  try {
+    dev = await startDev({ data: String(flags.data), port }, stopping.signal);
+  } catch (err) {
+    if (stopping.signal.aborted) return 0;
+    throw err;
+  }
+  process.stdout.write(
+    `skiff dev serving ${dev.url} (wrangler dev, database ${dev.dataDir}/edge.db)\n` +
+      `  kubeconfig: ${dev.kubeconfigPath}\n` +
+      `  try: KUBECONFIG=${dev.kubeconfigPath} kubectl get nodes\n` +
+      `  run a reconcile pass by hand: curl --cacert ${dev.caPath} ${dev.url}/__scheduled\n`,
+  );
+  const stopped = new Promise<number>((done) =>
+    stopping.signal.aborted ? done(0) : stopping.signal.addEventListener('abort', () => done(0), { once: true }),
+  );
+  const crashed = dev.crashed.then((code) => {
+    process.stderr.write(`skiff: wrangler dev exited (${code ?? 'signal'})\n`);
+    return 1;
+  });
+  const code = await Promise.race([stopped, crashed]);
+  await dev.close();
+  return code;
 }
 
 /** Go-style durations, as Kubernetes' flags take them: 300ms, 40s, 5m, 1h30m. */

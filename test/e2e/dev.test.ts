@@ -1,0 +1,292 @@
+// `skiff dev` as a real process: the Worker under wrangler dev (workerd) over HTTPS with skiff's CA,
+// a local libSQL endpoint on DIR/edge.db, kubectl through the kubeconfig it writes, nodes played
+// through the API, passes kicked by writes and run by hand through /__scheduled, and a shutdown
+// that leaves no wrangler or workerd behind.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { createApp } from '../../src/api/app.js';
+import { systemClock } from '../../src/store/clock.js';
+import { openClient } from '../../src/store/db.js';
+import { Store } from '../../src/store/store.js';
+import { NodePlayer } from '../helpers/node-player.js';
+import { hasKubectl, httpsFetch, kubectl, kubectlPath, repoRoot, tempDir, type HttpResult, type RequestInit as HttpInit } from '../helpers/skiff-server.js';
+
+if (!hasKubectl) console.warn('dev.test.ts: /usr/bin/kubectl is absent, skipping the kubectl checks');
+
+const START_TIMEOUT_MS = 60_000;
+const SYNC_INTERVAL_MS = 250;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Processes of a process group still alive (zombies waiting for their reaper do not count). */
+function liveInGroup(pgid: number): string[] {
+  const out = execFileSync('ps', ['-eo', 'pgid=,stat=,args='], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => {
+    const [group, stat] = line.trim().split(/\s+/);
+    return Number(group) === pgid && !stat?.startsWith('Z');
+  });
+}
+
+/** Nodes played through the API on a real-time interval; pausable, so no write kicks a pass. */
+class NodeLoop {
+  readonly errors: unknown[] = [];
+  private timer?: ReturnType<typeof setInterval>;
+  private running?: Promise<void>;
+
+  constructor(private nodes: NodePlayer[]) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = Promise.all(this.nodes.map((n) => n.sync()))
+        .then(() => undefined)
+        .catch((e) => void this.errors.push(e))
+        .finally(() => (this.running = undefined));
+    }, SYNC_INTERVAL_MS);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}
+
+let dev: ChildProcess;
+let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+let output = '';
+let data: string;
+let port: number;
+let url: string;
+let token: string;
+let ca: string;
+let agent: Agent;
+let wranglerGroup: number | undefined;
+let loop: NodeLoop;
+const cacheDir = tempDir('skiff-dev-kubectl-cache-');
+
+const api = (path: string, init: HttpInit = {}): Promise<HttpResult> => httpsFetch(url + path, agent, { token, ...init });
+
+/** The node player's request function: HTTPS trusting only the data folder's CA. */
+async function playerRequest(path: string, init: RequestInit = {}): Promise<Response> {
+  const body = init.body === undefined || init.body === null ? undefined : String(init.body);
+  const r = await api(path, { method: init.method, body, headers: { ...(init.headers as Record<string, string> | undefined) } });
+  return new Response(r.status === 204 ? null : r.text, { status: r.status, headers: { 'content-type': String(r.headers['content-type'] ?? '') } });
+}
+
+async function podsOf(app: string): Promise<any[]> {
+  const res = await api(`/api/v1/namespaces/default/pods?labelSelector=app%3D${app}`);
+  expect(res.status).toBe(200);
+  return res.json().items;
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  data = tempDir('skiff-dev-data-');
+  port = await freePort();
+  // Its own process group, so afterAll can reach whatever it leaves running.
+  dev = spawn(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'dev', '--port', String(port), '--data', data], {
+    cwd: repoRoot,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  dev.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));
+  dev.stderr!.setEncoding('utf8').on('data', (s: string) => (output += s));
+  exited = new Promise((resolve) => dev.once('exit', (code, signal) => resolve({ code, signal })));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`skiff dev did not start within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
+    const onData = () => {
+      if (!/skiff dev serving/.test(output)) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    dev.stdout!.on('data', onData);
+    void exited.then((exit) => {
+      clearTimeout(timer);
+      reject(new Error(`skiff dev exited (${exit.code ?? exit.signal}) before serving:\n${output}`));
+    });
+  });
+  url = `https://127.0.0.1:${port}`;
+  token = readFileSync(join(data, 'token'), 'utf8').trim();
+  ca = readFileSync(join(data, 'ca.crt'), 'utf8');
+  agent = new Agent({ ca, keepAlive: true });
+  // wrangler's launcher is skiff dev's child (beside tsx's esbuild) and leads the group wrangler and workerd run in.
+  const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(dev.pid)], { encoding: 'utf8' }).split('\n');
+  wranglerGroup = Number(children.find((line) => line.includes('wrangler'))?.trim().split(/\s+/)[0]);
+  expect(wranglerGroup).toBeGreaterThan(0);
+
+  const nodes = ['edge-1', 'edge-2'].map((name) => new NodePlayer(playerRequest, { name }));
+  for (const n of nodes) await n.register();
+  loop = new NodeLoop(nodes);
+  loop.start();
+}, 90_000);
+
+afterAll(async () => {
+  await loop?.stop();
+  agent?.destroy();
+  // Normally the last test has stopped it; after a failure, leave nothing running.
+  if (dev && dev.exitCode === null && dev.signalCode === null) {
+    dev.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+  for (const group of [dev?.pid, wranglerGroup]) {
+    try {
+      if (group) process.kill(-group, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+});
+
+describe('skiff dev', () => {
+  it('serves the Worker over HTTPS with the CA of its data folder, and prints how to use it', async () => {
+    expect(output).toContain(`skiff dev serving ${url}`);
+    expect(output).toContain(`kubeconfig: ${join(data, 'kubeconfig')}`);
+    expect(output).toContain(`curl --cacert ${join(data, 'ca.crt')} ${url}/__scheduled`);
+    expect((await api('/healthz', { token: null })).status).toBe(200);
+    const unauthorized = await api('/api/v1/namespaces', { token: null });
+    expect(unauthorized.status).toBe(401);
+    const namespaces = await api('/api/v1/namespaces');
+    expect(namespaces.json().items.map((n: any) => n.metadata.name)).toContain('kube-node-lease');
+
+    const config = parseYaml(readFileSync(join(data, 'kubeconfig'), 'utf8'));
+    expect(config.clusters[0].cluster.server).toBe(url);
+    expect(Buffer.from(config.clusters[0].cluster['certificate-authority-data'], 'base64').toString()).toBe(ca);
+    expect(config.users[0].user.token).toBe(token);
+    // Its own database file, not serve's; the secrets handed to wrangler readable by the owner only.
+    expect(existsSync(join(data, 'edge.db'))).toBe(true);
+    expect(existsSync(join(data, 'skiff.db'))).toBe(false);
+    expect(statSync(join(data, 'dev.env')).mode & 0o777).toBe(0o600);
+    // ... and kept out of the command lines `ps` shows to every user.
+    expect(execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' })).not.toContain(token);
+  });
+
+  describe.skipIf(!hasKubectl)('with kubectl', () => {
+    const run = async (...args: string[]) => {
+      const r = await kubectl(args, { kubeconfig: join(data, 'kubeconfig'), cacheDir }, { timeoutMs: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(r.code, `kubectl ${args.join(' ')}: ${r.stdout}`).toBe(0);
+      return r.stdout;
+    };
+
+    // wrangler dev runs no cron by itself: whatever happens before /__scheduled is called, the
+    // passes that writes kick through waitUntil did.
+    it('creates a Deployment whose pods the kicked passes bind, and rolls it out', async () => {
+      expect(await run('create', 'deployment', 'web', '--image=nginx', '--replicas=2')).toBe('deployment.apps/web created\n');
+      expect(await run('rollout', 'status', 'deployment/web', '--timeout=60s')).toContain('deployment "web" successfully rolled out');
+      const pods = JSON.parse(await run('get', 'pods', '-l', 'app=web', '-o', 'json')).items;
+      expect(pods).toHaveLength(2);
+      for (const pod of pods) {
+        expect(['edge-1', 'edge-2']).toContain(pod.spec.nodeName);
+        expect(pod.status.phase).toBe('Running');
+      }
+    });
+
+    it('fills the Endpoints of an exposed Service with the pod IPs the nodes reported', async () => {
+      expect(await run('expose', 'deployment', 'web', '--port=80')).toBe('service/web exposed\n');
+      const podIps = (await podsOf('web')).map((p) => p.status.podIP).sort();
+      expect(podIps).toHaveLength(2);
+      const endpointIps = await eventually('the Endpoints of web', async () => {
+        const ep = JSON.parse(await run('get', 'endpoints', 'web', '-o', 'json'));
+        const ips = (ep.subsets ?? []).flatMap((s: any) => (s.addresses ?? []).map((a: any) => a.ip)).sort();
+        return ips.length === 2 ? ips : undefined;
+      });
+      expect(endpointIps).toEqual(podIps);
+    });
+
+    it('streams new rows to `kubectl get pods -w`', async () => {
+      const watch = spawn(kubectlPath, ['--cache-dir', cacheDir, 'get', 'pods', '-w'], {
+        env: { ...process.env, KUBECONFIG: join(data, 'kubeconfig') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let printed = '';
+      watch.stdout!.setEncoding('utf8').on('data', (s: string) => (printed += s));
+      watch.stderr!.setEncoding('utf8').on('data', (s: string) => (printed += s));
+      try {
+        const before = new Set((await podsOf('web')).map((p) => p.metadata.name));
+        await eventually('the listed rows', async () => ([...before].every((n) => printed.includes(n)) ? true : undefined));
+        await run('scale', 'deployment', 'web', '--replicas=3');
+        const added = await eventually('a third pod', async () => (await podsOf('web')).find((p) => !before.has(p.metadata.name))?.metadata.name);
+        // A row for the new pod, then one showing it Running once its node has started it.
+        await eventually('a Running row for the new pod', async () =>
+          printed.split('\n').some((row) => row.startsWith(added) && /\bRunning\b/.test(row)) ? true : undefined,
+        );
+        expect(printed.split('\n')[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE/);
+        expect(printed.split('\n').filter((row) => row.startsWith(added)).length).toBeGreaterThan(1);
+      } finally {
+        watch.kill();
+      }
+    });
+  });
+
+  it('/__scheduled runs a pass that binds pods no kick reached', async () => {
+    // Nothing may write through the Worker meanwhile: every API write kicks a pass.
+    await loop.stop();
+    // ... nor may a pass the last heartbeat kicked still be running when the Deployment appears.
+    await new Promise((r) => setTimeout(r, 1000));
+    try {
+      // A Deployment written straight into edge.db by another API server, as a second isolate or
+      // a replica would: no kick reaches the Worker, so nothing acts on it yet.
+      const store = new Store(openClient(`file:${join(data, 'edge.db')}`), systemClock);
+      try {
+        const other = createApp({ store, clock: systemClock, authenticate: () => true });
+        const deployment = {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'batch' },
+          spec: { replicas: 2, selector: { matchLabels: { app: 'batch' } }, template: { metadata: { labels: { app: 'batch' } }, spec: { containers: [{ name: 'batch', image: 'busybox' }] } } },
+        };
+        const created = await other.fetch(
+          new Request('http://local/apis/apps/v1/namespaces/default/deployments', { method: 'POST', body: JSON.stringify(deployment), headers: { 'content-type': 'application/json' } }),
+        );
+        expect(created.status).toBe(201);
+      } finally {
+        store.close();
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await podsOf('batch')).toEqual([]);
+
+      const pass = await api('/__scheduled', { token: null });
+      expect(pass).toMatchObject({ status: 200, text: 'Ran scheduled event' });
+      // The request answers once the pass has run: one pass made the ReplicaSet, its pods, and bound them.
+      const pods = await podsOf('batch');
+      expect(pods).toHaveLength(2);
+      for (const pod of pods) expect(['edge-1', 'edge-2']).toContain(pod.spec.nodeName);
+    } finally {
+      loop.start();
+    }
+    expect(loop.errors).toEqual([]);
+  });
+
+  it('stops wrangler and workerd on SIGTERM, removes the secrets file, and exits 0', async () => {
+    await loop.stop();
+    expect(liveInGroup(wranglerGroup!).some((row) => row.includes('workerd'))).toBe(true);
+    dev.kill('SIGTERM');
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(liveInGroup(wranglerGroup!)).toEqual([]);
+    expect(existsSync(join(data, 'dev.env'))).toBe(false);
+    expect(output).toContain('skiff: SIGTERM, stopping wrangler dev');
+  });
+});
