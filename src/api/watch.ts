@@ -77,6 +77,7 @@ export function watchResponse(feed: ChangeFeed, def: KindDef, sel: Selection, op
           rev = Number(opts.resourceVersion);
         }
         if (closed) return;
+        const filtered = sel.labels.length > 0 || sel.fields.length > 0;
         if (opts.bookmarks) {
           bookmarks = setInterval(() => {
             send('BOOKMARK', { kind: def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(rev) } });
@@ -86,8 +87,16 @@ export function watchResponse(feed: ChangeFeed, def: KindDef, sel: Selection, op
           kind: def.kind,
           namespace: sel.namespace,
           rev,
+          previous: filtered,
           deliver: (events, head) => {
-            for (const e of events) if (selects(sel, e.object)) send(e.type, opts.render(e.object));
+            for (const e of events) {
+              const now = selects(sel, e.object);
+              // As kube-apiserver: an object entering the selection is ADDED, one leaving it DELETED.
+              const before = e.type === 'MODIFIED' && filtered ? (e.previous ? selects(sel, e.previous) : now) : now;
+              if (now && before) send(e.type, opts.render(e.object));
+              else if (now) send('ADDED', opts.render(e.object));
+              else if (before) send('DELETED', opts.render(e.object));
+            }
             rev = head;
           },
           fail,

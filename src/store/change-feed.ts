@@ -8,6 +8,8 @@ interface Subscriber {
   namespace?: string;
   /** The newest revision this subscriber has been given. */
   rev: number;
+  /** Needs the previous state of modified objects (a watch with a selector). */
+  previous?: boolean;
   deliver(events: ChangeEvent[], rev: number): void;
   fail(err: unknown): void;
 }
@@ -44,7 +46,7 @@ export class ChangeFeed {
         const kinds = [...new Set(subs.map((s) => s.kind))];
         let page: { events: ChangeEvent[]; rev: number };
         try {
-          page = await this.store.changesSince(kinds, from);
+          page = await this.store.changesSince(kinds, from, undefined, 1000, subs.some((s) => s.previous));
         } catch (err) {
           // Past compaction: only the subscribers that are that far behind fail.
           if (!(err instanceof CompactedError)) throw err;

@@ -39,7 +39,7 @@ export const changes = sqliteTable(
     type: text('type', { enum: ['ADDED', 'MODIFIED', 'DELETED'] }).notNull(),
     object: text('object').notNull(),
   },
-  (t) => [index('changes_kind').on(t.kind, t.rev)],
+  (t) => [index('changes_kind').on(t.kind, t.rev), index('changes_object').on(t.kind, t.namespace, t.name, t.rev)],
 );
 
 // Single rows: the current revision, and the newest revision compaction dropped.

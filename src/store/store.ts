@@ -27,6 +27,8 @@ export interface ChangeEvent {
   kind: string;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   object: KObject;
+  /** For MODIFIED, when asked for and still in the log: the object as it was before. */
+  previous?: KObject;
 }
 
 export interface ListQuery {
@@ -241,10 +243,16 @@ export class Store {
   }
 
   /** Changes of some kinds after `rev`, oldest first; throws CompactedError when `rev` is older than what is kept. */
-  async changesSince(kinds: string | string[], rev: number, namespace?: string, limit = 1000): Promise<{ events: ChangeEvent[]; rev: number }> {
+  async changesSince(kinds: string | string[], rev: number, namespace?: string, limit = 1000, withPrevious = false): Promise<{ events: ChangeEvent[]; rev: number }> {
     const list = typeof kinds === 'string' ? [kinds] : kinds;
     const args: (string | number)[] = [...list, rev];
-    let sql = `SELECT rev, kind, type, object FROM changes WHERE kind IN (${list.map(() => '?').join(', ')}) AND rev > ?`;
+    // The object's state before a modification, where a watch with a selector needs it to tell
+    // an object entering or leaving the selection from one changing within it.
+    const previous = withPrevious
+      ? `, CASE WHEN c.type = 'MODIFIED' THEN (SELECT p.object FROM changes p WHERE p.kind = c.kind AND p.namespace = c.namespace
+           AND p.name = c.name AND p.rev < c.rev ORDER BY p.rev DESC LIMIT 1) END AS previous`
+      : '';
+    let sql = `SELECT rev, kind, type, object${previous} FROM changes c WHERE kind IN (${list.map(() => '?').join(', ')}) AND rev > ?`;
     if (namespace !== undefined) {
       sql += ' AND namespace = ?';
       args.push(namespace);
@@ -254,7 +262,13 @@ export class Store {
     const [changes, head] = await this.batch([{ sql, args }, 'SELECT rev, compacted FROM revision WHERE id = 1'], 'read');
     const compacted = Number(head.rows[0].compacted);
     if (rev < compacted) throw new CompactedError(compacted);
-    const events = changes.rows.map((r) => ({ rev: Number(r.rev), kind: String(r.kind), type: r.type as ChangeEvent['type'], object: parse(r.rev, r.object) }));
+    const events = changes.rows.map((r) => ({
+      rev: Number(r.rev),
+      kind: String(r.kind),
+      type: r.type as ChangeEvent['type'],
+      object: parse(r.rev, r.object),
+      ...(r.previous ? { previous: JSON.parse(String(r.previous)) as KObject } : {}),
+    }));
     // When the page is full, the caller resumes from its last event rather than from the head.
     const upTo = events.length === limit ? events[events.length - 1].rev : Number(head.rows[0].rev);
     return { events, rev: upTo };

@@ -1,0 +1,1 @@
+CREATE INDEX `changes_object` ON `changes` (`kind`,`namespace`,`name`,`rev`);
