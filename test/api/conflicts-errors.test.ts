@@ -1,24 +1,13 @@
 // Conflicts and errors as a client sees them: the HTTP code and a metav1.Status with reason and details.
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, type V1ConfigMap, type V1Status } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig, type AppsV1Api, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiServer } from '../helpers/api-server.js';
-
-async function failure(call: Promise<unknown>): Promise<{ code: number; status: V1Status }> {
-  try {
-    await call;
-  } catch (e) {
-    if (!(e instanceof ApiException)) throw e;
-    return { code: e.code, status: typeof e.body === 'string' ? JSON.parse(e.body) : e.body };
-  }
-  throw new Error('expected the call to fail');
-}
+import { startClientApi, type ApiServer } from '../helpers/api-server.js';
+import { failure } from '../helpers/status.js';
 
 const NS = 'errs';
 
 describe('conflicts and errors', () => {
-  let api: ApiServer;
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  let api: ApiServer, core: CoreV1Api, apps: AppsV1Api;
 
   /** A raw request; returns the code and the JSON body. */
   async function raw(method: string, path: string, body?: string, contentType = 'application/json') {
@@ -30,10 +19,7 @@ describe('conflicts and errors', () => {
   const cm = (name: string, data: Record<string, string> = { a: '1' }): V1ConfigMap => ({ metadata: { name }, data });
 
   beforeAll(async () => {
-    api = await startApi({ passes: false });
-    core = api.kubeConfig.makeApiClient(CoreV1Api);
-    apps = api.kubeConfig.makeApiClient(AppsV1Api);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
+    ({ api, core, apps } = await startClientApi([NS]));
   });
   afterAll(() => api.stop());
 

@@ -1,19 +1,9 @@
 // The REST verbs through @kubernetes/client-node: get, list, create, update, delete and
 // deletecollection on namespaced and cluster-scoped kinds, with DeleteOptions.
-import { ApiException, AppsV1Api, CoreV1Api, type V1ConfigMap, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiServer } from '../helpers/api-server.js';
-
-/** The HTTP code and Status body of a call that must fail. */
-async function failure(call: Promise<unknown>): Promise<{ code: number; status: V1Status }> {
-  try {
-    await call;
-  } catch (e) {
-    if (!(e instanceof ApiException)) throw e;
-    return { code: e.code, status: typeof e.body === 'string' ? JSON.parse(e.body) : e.body };
-  }
-  throw new Error('expected the call to fail');
-}
+import { startClientApi, type ApiServer } from '../helpers/api-server.js';
+import { failure } from '../helpers/status.js';
 
 const configMap = (name: string, labels: Record<string, string> = {}, data: Record<string, string> = { k: 'v' }): V1ConfigMap => ({
   metadata: { name, labels },
@@ -35,15 +25,10 @@ const deployment = (name: string) => ({
 });
 
 describe('CRUD through client-node', () => {
-  let api: ApiServer;
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  let api: ApiServer, core: CoreV1Api, apps: AppsV1Api;
 
   beforeAll(async () => {
-    api = await startApi({ passes: false });
-    core = api.kubeConfig.makeApiClient(CoreV1Api);
-    apps = api.kubeConfig.makeApiClient(AppsV1Api);
-    for (const name of ['crud-a', 'crud-b']) await core.createNamespace({ body: { metadata: { name } } });
+    ({ api, core, apps } = await startClientApi(['crud-a', 'crud-b']));
   });
   afterAll(() => api.stop());
 

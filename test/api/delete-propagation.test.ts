@@ -1,22 +1,18 @@
 // Deletion propagation through controller ownerReferences: Background, Foreground and Orphan,
 // driven by explicit reconcile passes so every step can be observed.
-import { ApiException, AppsV1Api, CoreV1Api, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
+import { ApiException, type AppsV1Api, type CoreV1Api, type V1Pod, type V1ReplicaSet } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiServer } from '../helpers/api-server.js';
+import { startClientApi, type ApiServer } from '../helpers/api-server.js';
+import { failure } from '../helpers/status.js';
 
 const NS = 'gc';
 const PODS = 2;
 
 describe('delete propagation', () => {
-  let api: ApiServer;
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  let api: ApiServer, core: CoreV1Api, apps: AppsV1Api;
 
   beforeAll(async () => {
-    api = await startApi({ passes: false });
-    core = api.kubeConfig.makeApiClient(CoreV1Api);
-    apps = api.kubeConfig.makeApiClient(AppsV1Api);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
+    ({ api, core, apps } = await startClientApi([NS]));
   });
   afterAll(() => api.stop());
 
@@ -157,12 +153,7 @@ describe('delete propagation', () => {
 
   it('an unknown propagationPolicy is 422', async () => {
     await replicaSetWithPods('weird');
-    try {
-      await apps.deleteNamespacedReplicaSet({ namespace: NS, name: 'weird', propagationPolicy: 'Sideways' });
-      expect.unreachable();
-    } catch (e) {
-      expect((e as ApiException<unknown>).code).toBe(422);
-    }
+    expect((await failure(apps.deleteNamespacedReplicaSet({ namespace: NS, name: 'weird', propagationPolicy: 'Sideways' }))).code).toBe(422);
     expect(await readRs('weird')).toBeDefined();
   });
 

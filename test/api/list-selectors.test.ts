@@ -1,17 +1,8 @@
 // Lists through client-node: label selectors, field selectors, pagination, list resourceVersion.
-import { ApiException, CoreV1Api, type V1Status } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiServer } from '../helpers/api-server.js';
-
-async function failure(call: Promise<unknown>): Promise<{ code: number; status: V1Status }> {
-  try {
-    await call;
-  } catch (e) {
-    if (!(e instanceof ApiException)) throw e;
-    return { code: e.code, status: typeof e.body === 'string' ? JSON.parse(e.body) : e.body };
-  }
-  throw new Error('expected the call to fail');
-}
+import { startClientApi, type ApiServer } from '../helpers/api-server.js';
+import { failure } from '../helpers/status.js';
 
 const NS = 'sel';
 const OTHER = 'sel-other';
@@ -30,9 +21,7 @@ describe('list selectors and pagination', () => {
   let core: CoreV1Api;
 
   beforeAll(async () => {
-    api = await startApi({ passes: false });
-    core = api.kubeConfig.makeApiClient(CoreV1Api);
-    for (const name of [NS, OTHER, 'pages']) await core.createNamespace({ body: { metadata: { name } } });
+    ({ api, core } = await startClientApi([NS, OTHER, 'pages']));
     for (const [name, labels] of Object.entries(LABELLED)) {
       await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name, labels }, data: {} } });
     }

@@ -1,20 +1,11 @@
 // The four patch types through client-node v2, which picks the patch Content-Type from the
 // request options (setHeaderOptions) and defaults to JSON patch.
 import {
-  ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment, type V1Status,
+  PatchStrategy, setHeaderOptions, type AppsV1Api, type CoreV1Api, type V1Deployment,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiServer } from '../helpers/api-server.js';
-
-async function failure(call: Promise<unknown>): Promise<{ code: number; status: V1Status }> {
-  try {
-    await call;
-  } catch (e) {
-    if (!(e instanceof ApiException)) throw e;
-    return { code: e.code, status: typeof e.body === 'string' ? JSON.parse(e.body) : e.body };
-  }
-  throw new Error('expected the call to fail');
-}
+import { startClientApi, type ApiServer } from '../helpers/api-server.js';
+import { failure } from '../helpers/status.js';
 
 const as = (strategy: PatchStrategy) => setHeaderOptions('Content-Type', strategy);
 const NS = 'patching';
@@ -39,15 +30,10 @@ function twoContainerDeployment(name: string): V1Deployment {
 }
 
 describe('patch types', () => {
-  let api: ApiServer;
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  let api: ApiServer, core: CoreV1Api, apps: AppsV1Api;
 
   beforeAll(async () => {
-    api = await startApi({ passes: false });
-    core = api.kubeConfig.makeApiClient(CoreV1Api);
-    apps = api.kubeConfig.makeApiClient(AppsV1Api);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
+    ({ api, core, apps } = await startClientApi([NS]));
   });
   afterAll(() => api.stop());
 

@@ -1,9 +1,9 @@
 // Protobuf request bodies as kubectl 1.32 sends them (fixtures captured from kubectl), read back as JSON.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiServer } from '../helpers/api-server.js';
+import { startClientApi, type ApiServer } from '../helpers/api-server.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/protobuf');
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
@@ -11,9 +11,7 @@ const bin = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, `${name
 const expected = (name: string) => JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as Record<string, any>;
 
 describe('protobuf bodies', () => {
-  let api: ApiServer;
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  let api: ApiServer, core: CoreV1Api, apps: AppsV1Api;
 
   async function send(method: string, path: string, body: Uint8Array<ArrayBuffer>) {
     const res = await api.request(path, {
@@ -25,9 +23,7 @@ describe('protobuf bodies', () => {
   }
 
   beforeAll(async () => {
-    api = await startApi({ passes: false });
-    core = api.kubeConfig.makeApiClient(CoreV1Api);
-    apps = api.kubeConfig.makeApiClient(AppsV1Api);
+    ({ api, core, apps } = await startClientApi());
   });
   afterAll(() => api.stop());
 

@@ -5,6 +5,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type In
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, TOKEN, type ApiServer } from '../helpers/api-server.js';
+import { jsonRequest } from '../helpers/json-request.js';
 import { hasKubectl, kubectlPath, startSkiff, type SkiffServer } from '../helpers/skiff-server.js';
 
 const NS = '/api/v1/namespaces/default';
@@ -88,7 +89,7 @@ function rawRequest(url: string, method: string, body: string, headers: Record<s
 type Send = (path: string, init?: RequestInit) => Promise<Response>;
 
 async function create(send: Send, plural: string, obj: object): Promise<void> {
-  const res = await send(`${NS}/${plural}`, { method: 'POST', body: JSON.stringify(obj), headers: { 'content-type': 'application/json' } });
+  const res = await send(`${NS}/${plural}`, jsonRequest('POST', obj));
   if (res.status !== 201) throw new Error(`creating ${plural}: ${res.status} ${await res.text()}`);
 }
 

@@ -1,19 +1,11 @@
 // Status and scale subresources, generation, pods/binding, pods/eviction and namespace termination.
 import {
-  ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment, type V1Status,
+  PatchStrategy, setHeaderOptions, type AppsV1Api, type CoreV1Api, type V1Deployment,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiServer } from '../helpers/api-server.js';
-
-async function failure(call: Promise<unknown>): Promise<{ code: number; status: V1Status }> {
-  try {
-    await call;
-  } catch (e) {
-    if (!(e instanceof ApiException)) throw e;
-    return { code: e.code, status: typeof e.body === 'string' ? JSON.parse(e.body) : e.body };
-  }
-  throw new Error('expected the call to fail');
-}
+import { startClientApi, type ApiServer } from '../helpers/api-server.js';
+import { jsonRequest } from '../helpers/json-request.js';
+import { failure } from '../helpers/status.js';
 
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const NS = 'sub';
@@ -34,15 +26,10 @@ const pod = (name: string, nodeName?: string) => ({
 });
 
 describe('subresources', () => {
-  let api: ApiServer;
-  let core: CoreV1Api;
-  let apps: AppsV1Api;
+  let api: ApiServer, core: CoreV1Api, apps: AppsV1Api;
 
   beforeAll(async () => {
-    api = await startApi({ passes: false });
-    core = api.kubeConfig.makeApiClient(CoreV1Api);
-    apps = api.kubeConfig.makeApiClient(AppsV1Api);
-    await core.createNamespace({ body: { metadata: { name: NS } } });
+    ({ api, core, apps } = await startClientApi([NS]));
   });
   afterAll(() => api.stop());
 
@@ -171,11 +158,10 @@ describe('subresources', () => {
 
     it('a binding without a target is 422; for a missing pod 404', async () => {
       await core.createNamespacedPod({ namespace: NS, body: pod('no-target') });
-      const res = await api.request(`/api/v1/namespaces/${NS}/pods/no-target/binding`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ apiVersion: 'v1', kind: 'Binding', metadata: { name: 'no-target' }, target: {} }),
-      });
+      const res = await api.request(
+        `/api/v1/namespaces/${NS}/pods/no-target/binding`,
+        jsonRequest('POST', { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'no-target' }, target: {} }),
+      );
       expect(res.status).toBe(422);
       const missing = await failure(core.createNamespacedPodBinding({ namespace: NS, name: 'ghost', body: { metadata: { name: 'ghost' }, target: { name: 'n' } } }));
       expect(missing.code).toBe(404);

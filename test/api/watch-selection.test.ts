@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiServer } from '../helpers/api-server.js';
+import { jsonRequest } from '../helpers/json-request.js';
 
 // A watch with a selector sees an object entering the selection as ADDED and leaving it as DELETED.
 describe('watch with a selector', () => {
@@ -10,7 +11,7 @@ describe('watch with a selector', () => {
   afterAll(() => api.stop());
 
   const send = (path: string, method: string, body: unknown, type = 'application/json') =>
-    api.request(path, { method, body: JSON.stringify(body), headers: { 'content-type': type } });
+    api.request(path, jsonRequest(method, body, type));
 
   it('turns moves in and out of the selection into ADDED and DELETED', async () => {
     const base = '/api/v1/namespaces/default/configmaps';

@@ -1,8 +1,8 @@
 // Watch through client-node's Watch class and informer: synthetic ADDED events, resuming from a
 // resourceVersion, selectors, bookmarks, timeoutSeconds, 410 Expired after compaction.
-import { CoreV1Api, makeInformer, Watch, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
+import { makeInformer, Watch, type CoreV1Api, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiServer } from '../helpers/api-server.js';
+import { startClientApi, type ApiServer } from '../helpers/api-server.js';
 
 interface WatchEvent {
   type: string;
@@ -73,9 +73,7 @@ describe('watch', () => {
   const cm = (name: string, labels: Record<string, string> = {}): V1ConfigMap => ({ metadata: { name, labels }, data: { v: '1' } });
 
   beforeAll(async () => {
-    api = await startApi({ passes: false, bookmarkIntervalMs: 50 });
-    core = api.kubeConfig.makeApiClient(CoreV1Api);
-    for (const name of ['w-events', 'w-sel', 'w-marks', 'w-inf', 'w-gone']) await core.createNamespace({ body: { metadata: { name } } });
+    ({ api, core } = await startClientApi(['w-events', 'w-sel', 'w-marks', 'w-inf', 'w-gone'], { bookmarkIntervalMs: 50 }));
   });
   afterAll(async () => {
     for (const s of open) s.stop();

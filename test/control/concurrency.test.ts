@@ -21,6 +21,7 @@ import { migrate } from '../../src/node/migrate.js';
 import { ManualClock } from '../../src/store/clock.js';
 import { openClient } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
+import { jsonRequest } from '../helpers/json-request.js';
 import { NodePlayer } from '../helpers/node-player.js';
 
 const NS = 'default';
@@ -100,7 +101,7 @@ function closeStores(c: Stores): void {
 
 /** An API call that may lose a race (404, 409) but must never fail otherwise. */
 async function send(request: Request, path: string, method: string, body?: unknown, type = 'application/json'): Promise<Response> {
-  const res = await request(path, body === undefined ? { method } : { method, body: JSON.stringify(body), headers: { 'content-type': type } });
+  const res = await request(path, jsonRequest(method, body, type));
   if (!res.ok && res.status !== 404 && res.status !== 409) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
   return res;
 }

@@ -2,27 +2,21 @@
 // once, in CONTROLLERS order, on a cluster of 10 pods and on one of 1,000 (more nodes, ReplicaSets and
 // Services too), once with work for every controller and once idle. The counts must not grow with
 // the cluster: set-based reads and one batched write, never a query per object.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { defaultControlOptions, PassContext } from '../../src/control/context.js';
 import { CONTROLLERS } from '../../src/control/pass.js';
 import type { KObject } from '../../src/kinds/types.js';
-import { migrate } from '../../src/node/migrate.js';
-import { ManualClock } from '../../src/store/clock.js';
-import { openClient } from '../../src/store/db.js';
-import { Store, type WriteOp } from '../../src/store/store.js';
+import type { ManualClock } from '../../src/store/clock.js';
+import type { WriteOp } from '../../src/store/store.js';
+import { jsonRequest } from '../helpers/json-request.js';
+import { openTempStore, type TempStore } from '../helpers/temp-store.js';
 
 const NS = 'default';
 const LEASES = 'kube-node-lease';
 const stamp = (clock: ManualClock) => clock.now().toISOString().replace(/\.\d+Z$/, 'Z');
 
-interface Cluster {
-  dir: string;
-  store: Store;
-  clock: ManualClock;
+interface Cluster extends Pick<TempStore, 'store' | 'clock' | 'remove'> {
   request: (path: string, method: string, body?: unknown, type?: string) => Promise<void>;
   nodes: string[];
   /** Nodes whose leases the kubelet no longer renews. */
@@ -100,19 +94,14 @@ const template = (app: string, image: string) => ({
  * the smallest) with the rest, a Service for each, and a node per 50 pods (at least two).
  */
 async function openCluster(pods: number): Promise<Cluster> {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-cost-'));
-  const client = openClient(`file:${join(dir, 'skiff.db')}`);
-  await migrate(client);
-  const clock = new ManualClock();
-  const store = new Store(client, clock);
-  await store.init();
+  const { clock, store, remove } = await openTempStore('skiff-cost-', 'skiff.db');
   const app = createApp({ store, clock, authenticate: () => true });
   const request = async (path: string, method: string, body?: unknown, type = 'application/json') => {
-    const res = await app.fetch(new Request(`http://skiff${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': type } }) }));
+    const res = await app.fetch(new Request(`http://skiff${path}`, jsonRequest(method, body, type)));
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
   };
   const nodes = Array.from({ length: Math.max(2, pods / 50) }, (_, i) => `node-${i}`);
-  const c: Cluster = { dir, store, clock, request, nodes, lost: new Set() };
+  const c: Cluster = { store, clock, remove, request, nodes, lost: new Set() };
 
   const now = stamp(clock);
   const allocatable = { cpu: '64', memory: '256Gi', pods: '110' };
@@ -190,10 +179,7 @@ const idle = new Map<number, Costs>();
 const opened: Cluster[] = [];
 
 afterAll(() => {
-  for (const c of opened) {
-    c.store.close();
-    rmSync(c.dir, { recursive: true, force: true });
-  }
+  for (const c of opened) c.remove();
 });
 
 it.each(SIZES)('a pass over %i pods, with work and idle', async (pods) => {

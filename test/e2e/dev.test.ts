@@ -13,6 +13,9 @@ import { createApp } from '../../src/api/app.js';
 import { systemClock } from '../../src/store/clock.js';
 import { openClient } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
+import { fetchOver } from '../helpers/https.js';
+import { jsonRequest } from '../helpers/json-request.js';
+import { NodeLoop } from '../helpers/node-loop.js';
 import { NodePlayer } from '../helpers/node-player.js';
 import { hasKubectl, httpsFetch, kubectl, kubectlPath, repoRoot, tempDir, type HttpResult, type RequestInit as HttpInit } from '../helpers/skiff-server.js';
 
@@ -41,30 +44,6 @@ function liveInGroup(pgid: number): string[] {
   });
 }
 
-/** Nodes played through the API on a real-time interval; pausable, so no write kicks a pass. */
-class NodeLoop {
-  readonly errors: unknown[] = [];
-  private timer?: ReturnType<typeof setInterval>;
-  private running?: Promise<void>;
-
-  constructor(private nodes: NodePlayer[]) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = Promise.all(this.nodes.map((n) => n.sync()))
-        .then(() => undefined)
-        .catch((e) => void this.errors.push(e))
-        .finally(() => (this.running = undefined));
-    }, SYNC_INTERVAL_MS);
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-}
-
 let dev: ChildProcess;
 let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 let output = '';
@@ -81,11 +60,7 @@ const cacheDir = tempDir('skiff-dev-kubectl-cache-');
 const api = (path: string, init: HttpInit = {}): Promise<HttpResult> => httpsFetch(url + path, agent, { token, ...init });
 
 /** The node player's request function: HTTPS trusting only the data folder's CA. */
-async function playerRequest(path: string, init: RequestInit = {}): Promise<Response> {
-  const body = init.body === undefined || init.body === null ? undefined : String(init.body);
-  const r = await api(path, { method: init.method, body, headers: { ...(init.headers as Record<string, string> | undefined) } });
-  return new Response(r.status === 204 ? null : r.text, { status: r.status, headers: { 'content-type': String(r.headers['content-type'] ?? '') } });
-}
+const playerRequest = fetchOver(api);
 
 async function podsOf(app: string): Promise<any[]> {
   const res = await api(`/api/v1/namespaces/default/pods?labelSelector=app%3D${app}`);
@@ -139,7 +114,7 @@ beforeAll(async () => {
 
   const nodes = ['edge-1', 'edge-2'].map((name) => new NodePlayer(playerRequest, { name }));
   for (const n of nodes) await n.register();
-  loop = new NodeLoop(nodes);
+  loop = new NodeLoop(nodes, SYNC_INTERVAL_MS);
   loop.start();
 }, 90_000);
 
@@ -259,7 +234,7 @@ describe('skiff dev', () => {
           spec: { replicas: 2, selector: { matchLabels: { app: 'batch' } }, template: { metadata: { labels: { app: 'batch' } }, spec: { containers: [{ name: 'batch', image: 'busybox' }] } } },
         };
         const created = await other.fetch(
-          new Request('http://local/apis/apps/v1/namespaces/default/deployments', { method: 'POST', body: JSON.stringify(deployment), headers: { 'content-type': 'application/json' } }),
+          new Request('http://local/apis/apps/v1/namespaces/default/deployments', jsonRequest('POST', deployment)),
         );
         expect(created.status).toBe(201);
       } finally {

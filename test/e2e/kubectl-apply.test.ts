@@ -1,10 +1,10 @@
 // kubectl 1.32 apply against a real `skiff serve`: client-side apply (create, then the
 // three-way strategic merge patch), and server-side apply with its conflicts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
-import { hasKubectl, startSkiff, type CommandResult, type SkiffServer } from '../helpers/skiff-server.js';
+import { kubectlSession } from '../helpers/kubectl-session.js';
+import { hasKubectl } from '../helpers/skiff-server.js';
 
-const KUBECTL_TIMEOUT_MS = 30_000;
 if (!hasKubectl) console.warn('kubectl-apply.test.ts: skipped, /usr/bin/kubectl is absent');
 
 interface DeploymentShape {
@@ -31,21 +31,7 @@ function deployment(ns: string, name: string, d: DeploymentShape): string {
 }
 
 describe.skipIf(!hasKubectl)('kubectl apply (needs /usr/bin/kubectl)', () => {
-  let server: SkiffServer;
-  beforeAll(async () => {
-    server = await startSkiff();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  const run = (args: string[], stdin?: string): Promise<CommandResult> => server.kubectl(args, { stdin, timeoutMs: KUBECTL_TIMEOUT_MS });
-  async function k(args: string[], stdin?: string): Promise<string> {
-    const r = await run(args, stdin);
-    expect(r.code, `kubectl ${args.join(' ')}\n${r.stderr}`).toBe(0);
-    return r.stdout;
-  }
-  const jsonpath = (path: string, ...args: string[]) => k(['get', ...args, '-o', `jsonpath=${path}`]);
+  const { run, succeed: k, jsonpath } = kubectlSession();
   const getJson = async (...args: string[]) => JSON.parse(await k(['get', ...args, '-o', 'json', '--show-managed-fields']));
 
   it('creates, then patches what changed, then leaves an unchanged object alone', async () => {

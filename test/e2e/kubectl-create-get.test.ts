@@ -1,46 +1,17 @@
 // kubectl 1.32 against a real `skiff serve`: the create generators (protobuf bodies), run,
 // get of every kind and its output formats, discovery-driven commands and error messages.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { hasKubectl, startSkiff, type CommandResult, type SkiffServer } from '../helpers/skiff-server.js';
+import { nowSeconds, row, UP_TO_DATE } from '../helpers/kubectl-output.js';
+import { kubectlSession } from '../helpers/kubectl-session.js';
+import { hasKubectl } from '../helpers/skiff-server.js';
 
-const KUBECTL_TIMEOUT_MS = 30_000;
-/** Pods a Deployment's ReplicaSet has made, once a deployment controller runs: no fixed count. */
-const UP_TO_DATE = /\d+/;
 const AGE = /\d+s/;
 const CLUSTER_IP = /\d+\.\d+\.\d+\.\d+/;
 if (!hasKubectl) console.warn('kubectl-create-get.test.ts: skipped, /usr/bin/kubectl is absent');
 
-/** A table line whose cells, separated by runs of spaces, match `cells` in order. */
-function row(...cells: (string | RegExp)[]): RegExp {
-  const src = cells.map((c) => (typeof c === 'string' ? c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : c.source)).join('\\s+');
-  return new RegExp(`^${src}\\s*$`, 'm');
-}
-
-const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
 describe.skipIf(!hasKubectl)('kubectl create and get (needs /usr/bin/kubectl)', () => {
-  let server: SkiffServer;
-  beforeAll(async () => {
-    server = await startSkiff();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  const run = (args: string[], stdin?: string): Promise<CommandResult> => server.kubectl(args, { stdin, timeoutMs: KUBECTL_TIMEOUT_MS });
-  /** Runs kubectl, expects success, returns stdout. */
-  async function k(...args: string[]): Promise<string> {
-    const r = await run(args);
-    expect(r.code, `kubectl ${args.join(' ')}\n${r.stderr}`).toBe(0);
-    return r.stdout;
-  }
-  async function apply(manifest: string): Promise<string> {
-    const r = await run(['apply', '-f', '-'], manifest);
-    expect(r.code, `kubectl apply\n${r.stderr}`).toBe(0);
-    return r.stdout;
-  }
-  const jsonpath = (path: string, ...args: string[]) => k('get', ...args, '-o', `jsonpath=${path}`);
+  const { run, k, apply, jsonpath } = kubectlSession();
 
   it('creates with the generators and run, and prints what it created', async () => {
     const ns = 'cg-create';

@@ -1,17 +1,12 @@
 // kubectl 1.32 get -w and delete against a real `skiff serve`, whose garbage collector and
 // namespace controller finish what the deletes start.
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasKubectl, kubectlPath, startSkiff, type CommandResult, type SkiffServer } from '../helpers/skiff-server.js';
+import { describe, expect, it } from 'vitest';
+import { row } from '../helpers/kubectl-output.js';
+import { KUBECTL_TIMEOUT_MS, kubectlSession } from '../helpers/kubectl-session.js';
+import { hasKubectl, kubectlPath, type SkiffServer } from '../helpers/skiff-server.js';
 
-const KUBECTL_TIMEOUT_MS = 30_000;
 if (!hasKubectl) console.warn('kubectl-delete-watch.test.ts: skipped, /usr/bin/kubectl is absent');
-
-/** A table line whose cells, separated by runs of spaces, match `cells` in order. */
-function row(...cells: (string | RegExp)[]): RegExp {
-  const src = cells.map((c) => (typeof c === 'string' ? c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : c.source)).join('\\s+');
-  return new RegExp(`^${src}\\s*$`, 'm');
-}
 
 /** A long-running kubectl (get -w) whose output can be waited on. */
 interface Watcher {
@@ -63,26 +58,8 @@ function watchWith(server: SkiffServer, args: string[]): Watcher {
 }
 
 describe.skipIf(!hasKubectl)('kubectl get -w and delete (needs /usr/bin/kubectl)', () => {
-  let server: SkiffServer;
-  beforeAll(async () => {
-    server = await startSkiff();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  const run = (args: string[], stdin?: string): Promise<CommandResult> => server.kubectl(args, { stdin, timeoutMs: KUBECTL_TIMEOUT_MS });
-  async function k(...args: string[]): Promise<string> {
-    const r = await run(args);
-    expect(r.code, `kubectl ${args.join(' ')}\n${r.stderr}`).toBe(0);
-    return r.stdout;
-  }
-  async function apply(manifest: unknown): Promise<string> {
-    const r = await run(['apply', '-f', '-'], JSON.stringify(manifest));
-    expect(r.code, `kubectl apply\n${r.stderr}`).toBe(0);
-    return r.stdout;
-  }
-  const jsonpath = (path: string, ...args: string[]) => k('get', ...args, '-o', `jsonpath=${path}`);
+  const session = kubectlSession();
+  const { run, k, apply, jsonpath } = session;
   const missing = async (...args: string[]) => (await run(['get', ...args])).stderr.includes('(NotFound)');
 
   /**
@@ -120,7 +97,7 @@ describe.skipIf(!hasKubectl)('kubectl get -w and delete (needs /usr/bin/kubectl)
     const ns = 'dw-watch';
     await k('create', 'namespace', ns);
     await k('create', 'configmap', 'before', '--from-literal=a=1', '-n', ns);
-    const watch = watchWith(server, ['get', 'configmaps', '-n', ns, '-w']);
+    const watch = watchWith(session.server, ['get', 'configmaps', '-n', ns, '-w']);
     try {
       await watch.waitFor(row('before', '1', /\d+s/));
       expect(watch.output()).toMatch(/^NAME\s+DATA\s+AGE\n/);
@@ -139,7 +116,7 @@ describe.skipIf(!hasKubectl)('kubectl get -w and delete (needs /usr/bin/kubectl)
   it('get -w --output-watch-events names each event, a deletion included', async () => {
     const ns = 'dw-events';
     await k('create', 'namespace', ns);
-    const watch = watchWith(server, ['get', 'pods', '-n', ns, '-w', '--output-watch-events']);
+    const watch = watchWith(session.server, ['get', 'pods', '-n', ns, '-w', '--output-watch-events']);
     try {
       // Listed before the watch began or seen by it, the pod comes out as ADDED either way.
       await k('run', 'p', '--image=nginx', '-n', ns);

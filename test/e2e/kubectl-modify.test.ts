@@ -1,42 +1,14 @@
 // kubectl 1.32 commands that change live objects, against a real `skiff serve`: scale, set
 // image, label, annotate, patch (merge, json, strategic), cordon/uncordon, and describe.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasKubectl, startSkiff, type CommandResult, type SkiffServer } from '../helpers/skiff-server.js';
+import { describe, expect, it } from 'vitest';
+import { indentedRow, nowSeconds, UP_TO_DATE } from '../helpers/kubectl-output.js';
+import { kubectlSession } from '../helpers/kubectl-session.js';
+import { hasKubectl } from '../helpers/skiff-server.js';
 
-const KUBECTL_TIMEOUT_MS = 30_000;
-/** Pods a Deployment's ReplicaSet has made, once a deployment controller runs: no fixed count. */
-const UP_TO_DATE = /\d+/;
 if (!hasKubectl) console.warn('kubectl-modify.test.ts: skipped, /usr/bin/kubectl is absent');
 
-/** A line whose cells, separated by runs of spaces, match `cells` in order. */
-function row(...cells: (string | RegExp)[]): RegExp {
-  const src = cells.map((c) => (typeof c === 'string' ? c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : c.source)).join('\\s+');
-  return new RegExp(`^\\s*${src}\\s*$`, 'm');
-}
-
-const nowSeconds = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
 describe.skipIf(!hasKubectl)('kubectl scale, set, label, annotate, patch, cordon, describe (needs /usr/bin/kubectl)', () => {
-  let server: SkiffServer;
-  beforeAll(async () => {
-    server = await startSkiff();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-
-  const run = (args: string[], stdin?: string): Promise<CommandResult> => server.kubectl(args, { stdin, timeoutMs: KUBECTL_TIMEOUT_MS });
-  async function k(...args: string[]): Promise<string> {
-    const r = await run(args);
-    expect(r.code, `kubectl ${args.join(' ')}\n${r.stderr}`).toBe(0);
-    return r.stdout;
-  }
-  async function apply(manifest: string): Promise<string> {
-    const r = await run(['apply', '-f', '-'], manifest);
-    expect(r.code, `kubectl apply\n${r.stderr}`).toBe(0);
-    return r.stdout;
-  }
-  const jsonpath = (path: string, ...args: string[]) => k('get', ...args, '-o', `jsonpath=${path}`);
+  const { run, k, apply, jsonpath } = kubectlSession();
   async function namespaceWithDeployment(ns: string): Promise<void> {
     await k('create', 'namespace', ns);
     await k('create', 'deployment', 'web', '--image=nginx:1.25', '--replicas=2', '-n', ns);
@@ -47,7 +19,7 @@ describe.skipIf(!hasKubectl)('kubectl scale, set, label, annotate, patch, cordon
     await namespaceWithDeployment(ns);
     expect(await k('scale', 'deployment', 'web', '--replicas=5', '-n', ns)).toBe('deployment.apps/web scaled\n');
     expect(await jsonpath('{.spec.replicas} {.metadata.generation}', 'deployment', 'web', '-n', ns)).toBe('5 2');
-    expect(await k('get', 'deploy', 'web', '-n', ns)).toMatch(row('web', '0/5', UP_TO_DATE, '0', /\d+s/));
+    expect(await k('get', 'deploy', 'web', '-n', ns)).toMatch(indentedRow('web', '0/5', UP_TO_DATE, '0', /\d+s/));
 
     const stale = await run(['scale', 'deployment', 'web', '--current-replicas=2', '--replicas=1', '-n', ns]);
     expect(stale.code).toBe(1);
@@ -74,8 +46,8 @@ describe.skipIf(!hasKubectl)('kubectl scale, set, label, annotate, patch, cordon
     const ns = 'md-label';
     await namespaceWithDeployment(ns);
     expect(await k('label', 'deployment', 'web', 'env=prod', 'team=core', '-n', ns)).toBe('deployment.apps/web labeled\n');
-    expect(await k('get', 'deployment', 'web', '-n', ns, '--show-labels')).toMatch(row('web', '0/2', UP_TO_DATE, '0', /\d+s/, 'app=web,env=prod,team=core'));
-    expect(await k('get', 'deployment', '-n', ns, '-L', 'env')).toMatch(row('web', '0/2', UP_TO_DATE, '0', /\d+s/, 'prod'));
+    expect(await k('get', 'deployment', 'web', '-n', ns, '--show-labels')).toMatch(indentedRow('web', '0/2', UP_TO_DATE, '0', /\d+s/, 'app=web,env=prod,team=core'));
+    expect(await k('get', 'deployment', '-n', ns, '-L', 'env')).toMatch(indentedRow('web', '0/2', UP_TO_DATE, '0', /\d+s/, 'prod'));
 
     const clash = await run(['label', 'deployment', 'web', 'env=dev', '-n', ns]);
     expect(clash.code).toBe(1);
@@ -146,11 +118,11 @@ status:
 `);
     expect(await k('cordon', 'md-node')).toBe('node/md-node cordoned\n');
     expect(await jsonpath('{.spec.unschedulable}', 'node', 'md-node')).toBe('true');
-    expect(await k('get', 'nodes', 'md-node')).toMatch(row('md-node', 'Ready,SchedulingDisabled', '<none>', /\d+s/, ''));
+    expect(await k('get', 'nodes', 'md-node')).toMatch(indentedRow('md-node', 'Ready,SchedulingDisabled', '<none>', /\d+s/, ''));
     expect(await k('cordon', 'md-node')).toBe('node/md-node already cordoned\n');
     expect(await k('uncordon', 'md-node')).toBe('node/md-node uncordoned\n');
     expect(await jsonpath('{.spec.unschedulable}', 'node', 'md-node')).toBe('');
-    expect(await k('get', 'nodes', 'md-node')).toMatch(row('md-node', 'Ready', '<none>', /\d+s/, ''));
+    expect(await k('get', 'nodes', 'md-node')).toMatch(indentedRow('md-node', 'Ready', '<none>', /\d+s/, ''));
     expect(await k('uncordon', 'md-node')).toBe('node/md-node already uncordoned\n');
   });
 
@@ -194,8 +166,8 @@ count: 1
     expect(pod).toMatch(/^ {2}web-0:\n {4}Image:\s+nginx:1\.25\n {4}Port:\s+8080\/TCP$/m);
     expect(pod).toMatch(/^ {6}MODE:\s+test$/m);
     expect(pod).toMatch(/^QoS Class:\s+BestEffort$/m);
-    expect(pod).toMatch(row('Type', 'Reason', 'Age', 'From', 'Message'));
-    expect(pod).toMatch(row('Normal', 'Pulled', /\d+s \(x2 over \d+s\)/, 'kubelet', 'Successfully pulled image "nginx:1.25"'));
+    expect(pod).toMatch(indentedRow('Type', 'Reason', 'Age', 'From', 'Message'));
+    expect(pod).toMatch(indentedRow('Normal', 'Pulled', /\d+s \(x2 over \d+s\)/, 'kubelet', 'Successfully pulled image "nginx:1.25"'));
     expect(pod).not.toContain('not about web-0');
 
     await k('create', 'deployment', 'web', '--image=nginx:1.25', '--replicas=3', '-n', ns);
@@ -225,11 +197,11 @@ status:
     expect(node).toMatch(/^Labels:\s+zone=eu-1$/m);
     expect(node).toMatch(/^Taints:\s+dedicated=gpu:NoSchedule$/m);
     expect(node).toMatch(/^Unschedulable:\s+false$/m);
-    expect(node).toMatch(row('Ready', 'True', /.+/, 'KubeletReady', 'kubelet is posting ready status'));
+    expect(node).toMatch(indentedRow('Ready', 'True', /.+/, 'KubeletReady', 'kubelet is posting ready status'));
     expect(node).toMatch(/^ {2}InternalIP:\s+10\.0\.0\.9$/m);
     expect(node).toMatch(/^ {2}Architecture:\s+arm64$/m);
-    expect(node).toMatch(row('cpu:', '4'));
-    expect(node).toMatch(row('memory:', '8Gi'));
+    expect(node).toMatch(indentedRow('cpu:', '4'));
+    expect(node).toMatch(indentedRow('memory:', '8Gi'));
     expect(node).toMatch(/^Non-terminated Pods:\s+\(0 in total\)$/m);
   });
 });

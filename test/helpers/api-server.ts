@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createApp, type AppOptions } from '../../src/api/app.js';
 import { defaultControlOptions, type ControlOptions } from '../../src/control/context.js';
 import { reconcile, PassScheduler, type PassResult } from '../../src/control/pass.js';
@@ -83,4 +83,22 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface ClientApi {
+  api: ApiServer;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+}
+
+/**
+ * An API server (with no background passes unless `opts` says so), client-node clients for it, and
+ * the namespaces given, created.
+ */
+export async function startClientApi(namespaces: string[] = [], opts: StartApiOptions = {}): Promise<ClientApi> {
+  const api = await startApi({ passes: false, ...opts });
+  const core = api.kubeConfig.makeApiClient(CoreV1Api);
+  const apps = api.kubeConfig.makeApiClient(AppsV1Api);
+  for (const name of namespaces) await core.createNamespace({ body: { metadata: { name } } });
+  return { api, core, apps };
 }

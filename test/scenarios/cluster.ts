@@ -2,9 +2,11 @@
 // background passes, and nodes played through the API. Time moves only when a test advances it,
 // and the control plane acts only in settle(), which alternates node syncs and reconcile passes
 // until the state stops changing.
+import { afterEach } from 'vitest';
 import type { ControlOptions } from '../../src/control/context.js';
 import { ManualClock } from '../../src/store/clock.js';
 import { startApi, type ApiServer } from '../helpers/api-server.js';
+import { jsonRequest } from '../helpers/json-request.js';
 import { NodePlayer, type NodePlayerOptions } from '../helpers/node-player.js';
 
 /** Called after every reconcile pass and every node sync inside settle(). */
@@ -74,7 +76,7 @@ export async function startCluster(nodes: NodePlayerOptions[], control: Partial<
       return res.status;
     },
     send: async (method, path, body, contentType = 'application/json') =>
-      expectOk(await api.request(path, { method, body: JSON.stringify(body), headers: { 'content-type': contentType } }), `${method} ${path}`),
+      expectOk(await api.request(path, jsonRequest(method, body, contentType)), `${method} ${path}`),
     create: (path, object) => cluster.send('POST', path, object),
     async list(path, labelSelector, fieldSelector) {
       const q = new URLSearchParams();
@@ -85,6 +87,16 @@ export async function startCluster(nodes: NodePlayerOptions[], control: Partial<
     stop: () => api.stop(),
   };
   return cluster;
+}
+
+/** startCluster for a file whose tests each start one: an afterEach stops the test's cluster. */
+export function perTestClusters(): typeof startCluster {
+  let current: Cluster | undefined;
+  afterEach(async () => {
+    await current?.stop();
+    current = undefined;
+  });
+  return async (nodes, control) => (current = await startCluster(nodes, control));
 }
 
 /** A Deployment of `replicas` pods labelled app=NAME running `image`. */

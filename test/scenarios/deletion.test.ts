@@ -1,18 +1,14 @@
 // Deleting things as kubectl does: a Deployment takes its ReplicaSets and pods with it (Background
 // propagation), and a namespace takes everything in it before it goes itself.
-import { afterEach, describe, expect, it } from 'vitest';
-import { deployment, startCluster, type Cluster } from './cluster.js';
+import { describe, expect, it } from 'vitest';
+import { deployment, perTestClusters } from './cluster.js';
 
 const APPS = '/apis/apps/v1/namespaces';
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
+const startCluster = perTestClusters();
 
 describe('deletion', () => {
   it('deleting a Deployment removes its ReplicaSets and pods, and leaves others alone', async () => {
-    const c = (cluster = await startCluster([{ name: 'node-a' }, { name: 'node-b' }]));
+    const c = await startCluster([{ name: 'node-a' }, { name: 'node-b' }]);
     await c.create(`${APPS}/default/deployments`, deployment('web', 3));
     await c.create(`${APPS}/default/deployments`, deployment('api', 2));
     await c.settle();
@@ -29,7 +25,7 @@ describe('deletion', () => {
   });
 
   it('deleting a namespace removes everything in it, then the namespace', async () => {
-    const c = (cluster = await startCluster([{ name: 'node-a' }, { name: 'node-b' }]));
+    const c = await startCluster([{ name: 'node-a' }, { name: 'node-b' }]);
     await c.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });
     await c.create(`${APPS}/shop/deployments`, deployment('web', 2));
     await c.create('/api/v1/namespaces/shop/services', {

@@ -1,49 +1,12 @@
 // The whole loop with real parts: `skiff serve` running its own passes, two nodes played over HTTPS
 // on a real-time interval, and kubectl creating, rolling out, inspecting and undoing a Deployment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchOver } from '../helpers/https.js';
+import { NodeLoop } from '../helpers/node-loop.js';
 import { NodePlayer } from '../helpers/node-player.js';
 import { hasKubectl, startSkiff, type SkiffServer } from '../helpers/skiff-server.js';
 
 const SYNC_INTERVAL_MS = 200;
-
-/**
- * The node player's request function over the server's own HTTPS client (which trusts only its CA).
- * Content-Length is set here: node:https frames no body of a DELETE by itself, and kubelet-style
- * deletes carry DeleteOptions.
- */
-function requester(server: SkiffServer) {
-  return async (path: string, init: RequestInit = {}): Promise<Response> => {
-    const body = init.body === undefined || init.body === null ? undefined : String(init.body);
-    const headers = { ...(init.headers as Record<string, string> | undefined) };
-    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-    const r = await server.request(path, { method: init.method, body, headers });
-    return new Response(r.status === 204 ? null : r.text, { status: r.status, headers: { 'content-type': String(r.headers['content-type'] ?? '') } });
-  };
-}
-
-/** Nodes that sync every interval, one sync at a time; failures are kept for the test to report. */
-class NodeLoop {
-  readonly errors: unknown[] = [];
-  private timer?: ReturnType<typeof setInterval>;
-  private running?: Promise<void>;
-
-  constructor(private nodes: NodePlayer[]) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = Promise.all(this.nodes.map((n) => n.sync()))
-        .then(() => undefined)
-        .catch((e) => void this.errors.push(e))
-        .finally(() => (this.running = undefined));
-    }, SYNC_INTERVAL_MS);
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-}
 
 describe.skipIf(!hasKubectl)('kubectl rollout against skiff serve', () => {
   let server: SkiffServer;
@@ -51,10 +14,11 @@ describe.skipIf(!hasKubectl)('kubectl rollout against skiff serve', () => {
 
   beforeAll(async () => {
     server = await startSkiff();
-    const request = requester(server);
+    // The server's own HTTPS client, which trusts only its CA.
+    const request = fetchOver(server.request);
     const nodes = ['worker-1', 'worker-2'].map((name) => new NodePlayer(request, { name }));
     for (const n of nodes) await n.register();
-    loop = new NodeLoop(nodes);
+    loop = new NodeLoop(nodes, SYNC_INTERVAL_MS);
     loop.start();
   });
 

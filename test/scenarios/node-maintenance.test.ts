@@ -1,20 +1,17 @@
 // Node maintenance and node loss, through the API only: cordon and drain move a Deployment's pods
 // away; a node that stops reporting is marked unreachable, its pods evicted after the toleration and
 // replaced elsewhere, dropped from the Service's endpoints; and when it comes back it is Ready again.
-import { afterEach, describe, expect, it } from 'vitest';
-import { condition, deployment, isReady, isTerminating, perNode, startCluster, type Cluster } from './cluster.js';
+import { describe, expect, it } from 'vitest';
+import { jsonRequest } from '../helpers/json-request.js';
+import { condition, deployment, isReady, isTerminating, perNode, perTestClusters, type Cluster } from './cluster.js';
 
 const NS = '/api/v1/namespaces/default';
 const APPS = '/apis/apps/v1/namespaces/default';
 const UNREACHABLE = 'node.kubernetes.io/unreachable';
 
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
+const startCluster = perTestClusters();
 
-const threeNodes = async () => (cluster = await startCluster([{ name: 'node-a' }, { name: 'node-b' }, { name: 'node-c' }]));
+const threeNodes = () => startCluster([{ name: 'node-a' }, { name: 'node-b' }, { name: 'node-c' }]);
 
 async function readyPods(c: Cluster): Promise<any[]> {
   return (await c.list(`${NS}/pods`, 'app=web')).filter((p) => !isTerminating(p) && isReady(p));
@@ -34,7 +31,7 @@ describe('node maintenance', () => {
     expect(onNode).toHaveLength(2);
     for (const pod of onNode) {
       const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.metadata.name, namespace: 'default' } };
-      const res = await c.api.request(`${NS}/pods/${pod.metadata.name}/eviction`, { method: 'POST', body: JSON.stringify(eviction), headers: { 'content-type': 'application/json' } });
+      const res = await c.api.request(`${NS}/pods/${pod.metadata.name}/eviction`, jsonRequest('POST', eviction));
       expect(res.status).toBe(201);
     }
     await c.settle();

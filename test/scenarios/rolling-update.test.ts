@@ -1,8 +1,8 @@
 // A rolling update as a user sees it: after every pass and every node sync, the Deployment keeps
 // at least replicas - maxUnavailable pods available and never has more than replicas + maxSurge;
 // it completes; and `kubectl rollout undo` (its JSON patch) brings back the old ReplicaSet.
-import { afterEach, describe, expect, it } from 'vitest';
-import { condition, deployment, isReady, isTerminating, startCluster, type Cluster } from './cluster.js';
+import { describe, expect, it } from 'vitest';
+import { condition, deployment, isReady, isTerminating, perTestClusters, type Cluster } from './cluster.js';
 
 const NS = '/api/v1/namespaces/default';
 const APPS = '/apis/apps/v1/namespaces/default';
@@ -13,15 +13,11 @@ const KEPT_BY_UNDO = [
   'deployment.kubernetes.io/desired-replicas', 'deployment.kubernetes.io/max-replicas', 'deprecated.deployment.rollback.to',
 ];
 
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
+const startCluster = perTestClusters();
 
 async function threeNodes(): Promise<Cluster> {
   // Pods become ready one sync after they start, so availability visibly lags creation.
-  return (cluster = await startCluster(['node-a', 'node-b', 'node-c'].map((name) => ({ name, readyAfter: 1 }))));
+  return startCluster(['node-a', 'node-b', 'node-c'].map((name) => ({ name, readyAfter: 1 })));
 }
 
 /** Counts of the Deployment's pods, checked against the rolling-update bounds. */

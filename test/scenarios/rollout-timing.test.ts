@@ -1,18 +1,14 @@
 // Time in a rollout: availability waits for minReadySeconds, and a rollout whose pods never become
 // ready is reported as stuck (ProgressDeadlineExceeded) once progressDeadlineSeconds pass.
-import { afterEach, describe, expect, it } from 'vitest';
-import { condition, deployment, isReady, startCluster, type Cluster } from './cluster.js';
+import { describe, expect, it } from 'vitest';
+import { condition, deployment, isReady, perTestClusters } from './cluster.js';
 
 const APPS = '/apis/apps/v1/namespaces/default';
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
+const startCluster = perTestClusters();
 
 describe('rollout timing', () => {
   it('counts pods available only minReadySeconds after they are ready', async () => {
-    const c = (cluster = await startCluster([{ name: 'node-a' }, { name: 'node-b' }]));
+    const c = await startCluster([{ name: 'node-a' }, { name: 'node-b' }]);
     await c.create(`${APPS}/deployments`, deployment('web', 2, 'nginx:1.27', { minReadySeconds: 30 }));
     await c.settle();
     const pods = await c.list('/api/v1/namespaces/default/pods', 'app=web');
@@ -38,7 +34,7 @@ describe('rollout timing', () => {
 
   it('reports ProgressDeadlineExceeded when the pods never become ready', async () => {
     const never = 1_000_000;
-    const c = (cluster = await startCluster([{ name: 'node-a', readyAfter: never }, { name: 'node-b', readyAfter: never }]));
+    const c = await startCluster([{ name: 'node-a', readyAfter: never }, { name: 'node-b', readyAfter: never }]);
     await c.create(`${APPS}/deployments`, deployment('web', 2, 'broken:1', { progressDeadlineSeconds: 60 }));
     await c.settle();
     let d = await c.get(`${APPS}/deployments/web`);

@@ -1,18 +1,14 @@
 // Where pods land: a Deployment spreads evenly over equal nodes, and an extended resource
 // (nvidia.com/gpu) keeps pods to the node that has it, the rest waiting with kube-scheduler's reasons.
-import { afterEach, describe, expect, it } from 'vitest';
-import { condition, deployment, isReady, perNode, startCluster, type Cluster } from './cluster.js';
+import { describe, expect, it } from 'vitest';
+import { condition, deployment, isReady, perNode, perTestClusters } from './cluster.js';
 
 const NS = '/api/v1/namespaces/default';
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
+const startCluster = perTestClusters();
 
 describe('scheduling', () => {
   it('spreads a 6-replica Deployment 2/2/2 over 3 equal nodes', async () => {
-    const c = (cluster = await startCluster([{ name: 'node-a' }, { name: 'node-b' }, { name: 'node-c' }]));
+    const c = await startCluster([{ name: 'node-a' }, { name: 'node-b' }, { name: 'node-c' }]);
     await c.create('/apis/apps/v1/namespaces/default/deployments', deployment('web', 6));
     await c.settle();
 
@@ -26,11 +22,11 @@ describe('scheduling', () => {
 
   it('puts a GPU pod only on the GPU node and leaves the next one Pending with the reasons', async () => {
     const gpu = { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '1' };
-    const c = (cluster = await startCluster([
+    const c = await startCluster([
       { name: 'cpu-1', labels: { accelerator: 'none' } },
       { name: 'cpu-2', labels: { accelerator: 'none' } },
       { name: 'gpu-1', allocatable: gpu, labels: { accelerator: 'nvidia' } },
-    ]));
+    ]);
     const gpuPod = (name: string, nodeSelector?: Record<string, string>) => ({
       apiVersion: 'v1',
       kind: 'Pod',

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PassContext, defaultControlOptions } from '../../src/control/context.js';
 import { deployments } from '../../src/control/deployments.js';
@@ -10,30 +7,22 @@ import {
 import { deployment as deploymentKind } from '../../src/kinds/deployment.js';
 import type { KObject } from '../../src/kinds/types.js';
 import { deepEqual } from '../../src/kinds/validation.js';
-import { migrate } from '../../src/node/migrate.js';
-import { ManualClock } from '../../src/store/clock.js';
-import { openClient } from '../../src/store/db.js';
-import { Store, type WriteOp } from '../../src/store/store.js';
+import type { ManualClock } from '../../src/store/clock.js';
+import type { Store, WriteOp } from '../../src/store/store.js';
+import { openTempStore, type TempStore } from '../helpers/temp-store.js';
 
 const NS = 'default';
 const REVISION = 'deployment.kubernetes.io/revision';
 
-let dir: string;
+let temp: TempStore;
 let store: Store;
 let clock: ManualClock;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'skiff-deploy-'));
-  const client = openClient(`file:${join(dir, 'db')}`);
-  await migrate(client);
-  clock = new ManualClock();
-  store = new Store(client, clock);
-  await store.init();
+  temp = await openTempStore('skiff-deploy-');
+  ({ store, clock } = temp);
 });
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => temp.remove());
 
 // ---------------------------------------------------------------- helpers
 

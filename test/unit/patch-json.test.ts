@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { PatchError, applyPatch } from '../../src/api/patch/index.js';
+import { applyPatch } from '../../src/api/patch/index.js';
+import { codeOf } from '../helpers/patch-error.js';
 
 const opts = { kind: 'ConfigMap', apiVersion: 'v1', now: '2024-01-01T00:00:00Z' };
 const jsonPatch = (current: object, patch: unknown) => applyPatch('json', current, patch, opts);
-
-function codeOf(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof PatchError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe('JSON patch (RFC 6902)', () => {
   it('adds, removes, replaces, moves, copies and tests (RFC 6902 appendix A)', () => {

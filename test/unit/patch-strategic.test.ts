@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { PatchError, applyPatch } from '../../src/api/patch/index.js';
+import { applyPatch } from '../../src/api/patch/index.js';
+import { codeOf } from '../helpers/patch-error.js';
 
 const smp = (kind: string, current: object, patch: unknown) =>
   applyPatch('strategic', current, patch, { kind, apiVersion: 'v1', now: '2024-01-01T00:00:00Z' });
-
-function codeOf(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof PatchError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 const deployment = () => ({
   apiVersion: 'apps/v1',

@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Client } from '@libsql/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultControlOptions, PassContext } from '../../src/control/context.js';
 import { scheduler } from '../../src/control/scheduler.js';
 import type { KObject } from '../../src/kinds/types.js';
-import { migrate } from '../../src/node/migrate.js';
-import { ManualClock, type Clock } from '../../src/store/clock.js';
-import { openClient } from '../../src/store/db.js';
+import type { Clock, ManualClock } from '../../src/store/clock.js';
 import { Store, type WriteOp } from '../../src/store/store.js';
+import { openTempStore, type TempStore } from '../helpers/temp-store.js';
 
 interface NodeOpts {
   cpu?: string;
@@ -86,7 +82,7 @@ class GatedStore extends Store {
 }
 
 describe('scheduler', () => {
-  let dir: string;
+  let temp: TempStore;
   let client: Client;
   let store: Store;
   let clock: ManualClock;
@@ -103,17 +99,10 @@ describe('scheduler', () => {
   const condition = (p: any) => p.status.conditions?.find((c: any) => c.type === 'PodScheduled');
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'skiff-scheduler-'));
-    client = openClient(`file:${join(dir, 'db')}`);
-    await migrate(client);
-    clock = new ManualClock();
-    store = new Store(client, clock);
-    await store.init();
+    temp = await openTempStore('skiff-scheduler-');
+    ({ client, store, clock } = temp);
   });
-  afterEach(() => {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => temp.remove());
 
   it('puts a GPU pod on the GPU node only; a second one stays Pending with the reason, once', async () => {
     const controlPlane = { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] };
