@@ -183,8 +183,11 @@ describe('skiff dev', () => {
       expect(await run('expose', 'deployment', 'web', '--port=80')).toBe('service/web exposed\n');
       const podIps = (await podsOf('web')).map((p) => p.status.podIP).sort();
       expect(podIps).toHaveLength(2);
+      // The kicked pass writes the Endpoints just after `expose` answers.
       const endpointIps = await eventually('the Endpoints of web', async () => {
-        const ep = JSON.parse(await run('get', 'endpoints', 'web', '-o', 'json'));
+        const r = await kubectl(['get', 'endpoints', 'web', '-o', 'json'], { kubeconfig: join(data, 'kubeconfig'), cacheDir }, { timeoutMs: 60_000 });
+        if (r.code !== 0) return undefined;
+        const ep = JSON.parse(r.stdout);
         const ips = (ep.subsets ?? []).flatMap((s: any) => (s.addresses ?? []).map((a: any) => a.ip)).sort();
         return ips.length === 2 ? ips : undefined;
       });
