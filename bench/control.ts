@@ -1,10 +1,17 @@
 // `npm run bench:control`: the reconcile pass at cluster scale, straight against a libSQL file (no
 // HTTP). Nodes, leases and pods are written directly through the store; the kubelet is simulated
 // by set-based SQL between passes; time moves on a ManualClock, so passes run back to back. For
-// each size it prints one table: the scheduler binding pending pods, a Deployment scaled from 0,
-// a pass with nothing to do, 10% of nodes lost until their pods' replacements are bound, and two
-// raw-SQL baselines of writing as many pod rows in the same database. Not part of npm test.
+// each size it prints one table: the scheduler binding pending (ownerless) pods, a Deployment
+// scaled from 0, a pass with nothing to do after each, 10% of nodes lost until their pods'
+// replacements are bound, and two raw-SQL baselines rewriting as many pod rows in the same
+// database (through its change-log triggers, as every write is). Times are of the passes alone,
+// each timed per controller; the heap is V8's used heap, sampled at every database call and
+// controller, from a collected baseline. Not part of npm test.
 //   BENCH_SIZES ("1000x10000,5000x100000")   NODESxPODS, comma-separated
+//   BENCH_STEPS ("scheduler,deployment,nodeloss")
+//       scheduler: bind pending pods, the raw baselines, an idle pass over them
+//       deployment: scale a Deployment from 0, an idle pass over it
+//       nodeloss: lose 10% of the nodes under that Deployment (needs deployment)
 //   BENCH_MAX_PASSES (50)                      give up on a step after this many passes
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +42,17 @@ function sizesFromEnv(): Size[] {
     if (!m || Number(m[1]) < 10 || Number(m[2]) < 1) throw new Error(`BENCH_SIZES entries are NODESxPODS with at least 10 nodes, got "${s}"`);
     return { nodes: Number(m[1]), pods: Number(m[2]) };
   });
+}
+
+type Step = 'scheduler' | 'deployment' | 'nodeloss';
+const STEPS: Step[] = ['scheduler', 'deployment', 'nodeloss'];
+
+function stepsFromEnv(): Set<Step> {
+  const names = (process.env.BENCH_STEPS || STEPS.join(',')).split(',').map((s) => s.trim());
+  for (const n of names) if (!STEPS.includes(n as Step)) throw new Error(`BENCH_STEPS entries are ${STEPS.join(', ')}, got "${n}"`);
+  const steps = new Set(names as Step[]);
+  if (steps.has('nodeloss') && !steps.has('deployment')) throw new Error('BENCH_STEPS: nodeloss needs deployment');
+  return steps;
 }
 
 const MAX_PASSES = Number(process.env.BENCH_MAX_PASSES || 50);
@@ -145,13 +163,15 @@ interface PassStats {
   passMs: number;
   roundTrips: number;
   writes: number;
+  /** Objects written by each pass. */
+  passWrites: number[];
   /** ms per controller (and compaction), summed over the passes. */
   perController: Map<string, number>;
   converged: boolean;
 }
 
 function emptyStats(): PassStats {
-  return { passes: 0, passMs: 0, roundTrips: 0, writes: 0, perController: new Map(), converged: false };
+  return { passes: 0, passMs: 0, roundTrips: 0, writes: 0, passWrites: [], perController: new Map(), converged: false };
 }
 
 /** A cluster in a fresh database: the store, its clock, and the raw client for setup and checks. */
@@ -214,6 +234,7 @@ class Cluster {
     stats.passes++;
     stats.roundTrips += this.store.roundTrips - before;
     stats.writes += ctx.writes;
+    stats.passWrites.push(ctx.writes);
     return ctx.writes;
   }
 
@@ -297,6 +318,8 @@ interface Measured {
   heapPeak: number;
   /** What went wrong, if anything (printed after the step's name). */
   problem?: string;
+  /** Whether pods per second means anything for this step. */
+  rate: boolean;
 }
 
 /** Runs `work` from a collected heap, and reads the peak it reached. */
@@ -305,7 +328,7 @@ async function measured(c: Cluster, step: string, pods: number, work: () => Prom
   const stats = await work();
   c.heap.sample();
   const problem = stats.converged ? undefined : `NOT DONE after ${stats.passes} passes`;
-  return { step, pods, stats, heapBase, heapPeak: c.heap.peak, problem };
+  return { step, pods, stats, heapBase, heapPeak: c.heap.peak, problem, rate: true };
 }
 
 /** The scheduler alone: pods created pending, then passes until none is. */
@@ -357,16 +380,17 @@ async function scaleDeployment(c: Cluster): Promise<Measured> {
 }
 
 /** Every pod Running and Ready and the statuses caught up, then one pass that should find nothing to do. */
-async function idlePass(c: Cluster): Promise<{ settled: PassStats; idle: Measured }> {
+async function idlePass(c: Cluster, what: string): Promise<Measured> {
   await c.kubelet();
   const settled = await c.settle(() => c.kubelet());
-  const idle = await measured(c, 'one pass with nothing to do', c.size.pods, async () => {
+  if (!settled.converged) throw new Error(`the cluster did not settle within ${MAX_PASSES} passes`);
+  const idle = await measured(c, `one pass with nothing to do: ${what}`, c.size.pods, async () => {
     const stats = emptyStats();
     stats.converged = (await c.pass(stats)) === 0;
     return stats;
   });
   if (idle.problem) idle.problem = `it wrote ${idle.stats.writes} objects`;
-  return { settled, idle };
+  return { ...idle, rate: false };
 }
 
 /**
@@ -375,7 +399,7 @@ async function idlePass(c: Cluster): Promise<{ settled: PassStats; idle: Measure
  * 300 s unreachable toleration (pods evicted, replaced, and bound elsewhere), the kubelets that are up
  * starting pods between passes.
  */
-async function loseNodes(c: Cluster): Promise<{ detect: Measured; replace: Measured; lostPods: number }> {
+async function loseNodes(c: Cluster): Promise<{ detect: Measured; replace: Measured }> {
   const lost = c.nodeNames.slice(0, Math.max(1, Math.round(c.size.nodes * LOST_FRACTION)));
   const lostPods = await c.count("SELECT COUNT(*) AS n FROM objects WHERE kind = 'Pod' AND node_name IN (SELECT value FROM json_each(?))", [JSON.stringify(lost)]);
   const kubelet = () => c.kubelet(lost);
@@ -389,7 +413,7 @@ async function loseNodes(c: Cluster): Promise<{ detect: Measured; replace: Measu
   const replace = await measured(c, `node loss: ${lostPods} pods evicted, replacements bound`, lostPods, () =>
     c.passesUntil(async () => (await c.pendingPods()) === 0 && (await c.livePodsOnNodesUp(lost)) === c.size.pods, kubelet),
   );
-  return { detect, replace, lostPods };
+  return { detect, replace };
 }
 
 // ---- report
@@ -410,7 +434,7 @@ function measuredRow(m: Measured): string[] {
     String(s.roundTrips),
     String(s.writes),
     s.passMs.toFixed(0),
-    m.pods && s.passMs ? ((m.pods * 1000) / s.passMs).toFixed(0) : '-',
+    m.rate && s.passMs ? ((m.pods * 1000) / s.passMs).toFixed(0) : '-',
     `${MiB(m.heapBase).toFixed(0)} / ${MiB(m.heapPeak).toFixed(0)}`,
   ];
 }
@@ -424,12 +448,12 @@ function breakdown(steps: Measured[]): string {
   return steps
     .map((m) => {
       const parts = [...m.stats.perController].map(([name, ms]) => `${name} ${ms.toFixed(0)}`);
-      return `  ${m.step}: ${parts.join(', ')}`;
+      return `  ${m.step}: ${parts.join(', ')}; writes per pass: ${m.stats.passWrites.join(', ')}`;
     })
     .join('\n');
 }
 
-async function benchSize(size: Size): Promise<void> {
+async function benchSize(size: Size, steps: Set<Step>): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'skiff-bench-control-'));
   const c = new Cluster(join(work, 'control.db'), size);
   try {
@@ -438,33 +462,45 @@ async function benchSize(size: Size): Promise<void> {
     await c.setUp();
     console.log(`  created ${size.nodes} nodes and leases in the store in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    const bind = await bindPending(c);
-    const baseline = await rawUpdates(c);
-    await clearPods(c);
-    const scale = await scaleDeployment(c);
-    const { settled, idle } = await idlePass(c);
-    const loss = await loseNodes(c);
-    const steps = [bind, scale, idle, loss.detect, loss.replace];
+    const measuredSteps: Measured[] = [];
+    const baselines: string[][] = [];
+    const ratios: string[] = [];
+    let baseline: Baseline | undefined;
+    if (steps.has('scheduler')) {
+      const bind = await bindPending(c);
+      baseline = await rawUpdates(c);
+      measuredSteps.push(bind, await idlePass(c, `${size.pods} Running pods`));
+      await clearPods(c);
+      baselines.push(
+        baselineRow('baseline: raw UPDATE of every pod row, one statement', size.pods, baseline.statementMs),
+        baselineRow('baseline: raw UPDATE by key, one batch of N statements', size.pods, baseline.batchMs),
+      );
+      ratios.push(
+        `scheduler bind time / raw one-statement UPDATE: ${(bind.stats.passMs / baseline.statementMs).toFixed(1)}x`,
+        `scheduler bind time / raw batch of ${size.pods} UPDATEs: ${(bind.stats.passMs / baseline.batchMs).toFixed(1)}x`,
+      );
+    }
+    if (steps.has('deployment')) {
+      const scale = await scaleDeployment(c);
+      measuredSteps.push(scale, await idlePass(c, `a Deployment of ${size.pods} Running pods`));
+      if (baseline) ratios.push(`deployment scale-up time / raw batch of ${size.pods} UPDATEs: ${(scale.stats.passMs / baseline.batchMs).toFixed(1)}x`);
+    }
+    if (steps.has('nodeloss')) {
+      const loss = await loseNodes(c);
+      measuredSteps.push(loss.detect, loss.replace);
+    }
 
     console.log('');
     console.log(
       markdownTable(
         ['step', 'pods', 'passes', 'round trips', 'writes', 'pass ms', 'pods/s', 'heap MiB base / peak'],
-        [
-          ...steps.map(measuredRow),
-          baselineRow('baseline: raw UPDATE of every pod row, one statement', size.pods, baseline.statementMs),
-          baselineRow('baseline: raw UPDATE by key, one batch of N statements', size.pods, baseline.batchMs),
-        ],
+        [...measuredSteps.map(measuredRow), ...baselines],
       ),
     );
     console.log('');
-    const bindMs = bind.stats.passMs;
-    console.log(`scheduler bind time / raw one-statement UPDATE: ${(bindMs / baseline.statementMs).toFixed(1)}x`);
-    console.log(`scheduler bind time / raw batch of ${size.pods} UPDATEs: ${(bindMs / baseline.batchMs).toFixed(1)}x`);
-    console.log(`deployment scale-up time / raw batch of ${size.pods} UPDATEs: ${(scale.stats.passMs / baseline.batchMs).toFixed(1)}x`);
-    console.log(`before the idle pass: ${settled.passes} passes (with the kubelet between them) to settle, ${settled.converged ? 'settled' : 'NOT settled'}`);
+    for (const r of ratios) console.log(r);
     console.log('pass time per controller, ms:');
-    console.log(breakdown(steps));
+    console.log(breakdown(measuredSteps));
   } finally {
     c.close();
     rmSync(work, { recursive: true, force: true });
@@ -473,8 +509,9 @@ async function benchSize(size: Size): Promise<void> {
 
 async function main(): Promise<void> {
   const sizes = sizesFromEnv();
-  console.log(`skiff control-plane benchmark: ${sizes.map((s) => `${s.nodes}x${s.pods}`).join(', ')} (nodes x pods), Node ${process.version}`);
-  for (const size of sizes) await benchSize(size);
+  const steps = stepsFromEnv();
+  console.log(`skiff control-plane benchmark: ${sizes.map((s) => `${s.nodes}x${s.pods}`).join(', ')} (nodes x pods), steps ${[...steps].join(', ')}, Node ${process.version}`);
+  for (const size of sizes) await benchSize(size, steps);
 }
 
 await main();

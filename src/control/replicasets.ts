@@ -58,13 +58,25 @@ function ownerRef(rs: KObject) {
   return { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata!.name!, uid: rs.metadata!.uid!, controller: true, blockOwnerDeletion: true };
 }
 
-function newPod(ctx: PassContext, rs: KObject, spec: RSSpec): KObject {
+/**
+ * A generated name not in `taken` (namespace/name of the pods read and made this pass), then taken.
+ * A name that is in use makes the create fail, and with it every later create guarded by the pod count.
+ */
+function freshName(rs: KObject, taken: Set<string>): string {
+  let name: string;
+  do name = `${rs.metadata!.name}-${randomSuffix()}`;
+  while (taken.has(`${rs.metadata!.namespace}/${name}`));
+  taken.add(`${rs.metadata!.namespace}/${name}`);
+  return name;
+}
+
+function newPod(ctx: PassContext, rs: KObject, spec: RSSpec, taken: Set<string>): KObject {
   const tmpl = spec.template ?? {};
   const pod: KObject = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: `${rs.metadata!.name}-${randomSuffix()}`,
+      name: freshName(rs, taken),
       generateName: `${rs.metadata!.name}-`,
       namespace: rs.metadata!.namespace,
       uid: crypto.randomUUID(),
@@ -109,6 +121,7 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
   const now = ctx.now().getTime();
   const byOwner = groupBy(pods, (p) => p.ownerUid);
   const orphans = groupBy(pods, (p) => (p.ownerUid === null ? p.namespace : null));
+  const taken = new Set(pods.map((p) => `${p.namespace}/${p.name}`));
 
   const ops: WriteOp[] = [];
   const change = new Map<string, (pod: KObject) => WriteOp | undefined>(); // pod uid -> how to change it
@@ -153,7 +166,7 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
     const diff = active.length - (spec.replicas ?? 1);
     if (diff < 0) {
       for (let i = 0; i < -diff; i++) {
-        const pod = newPod(ctx, rs, spec);
+        const pod = newPod(ctx, rs, spec, taken);
         ops.push({ op: 'create', object: pod, requireNamespace: true, guard: ownedPodCountGuard(meta.uid!, live.length + i) });
         ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${pod.metadata!.name}`, component: COMPONENT });
       }

@@ -382,7 +382,9 @@ export interface Rejection {
 function fitsResources(pod: PendingPod, node: NodeState): string[] {
   const reasons: string[] = [];
   if ((node.requested.pods ?? 0) + 1 > (node.allocatable.pods ?? 0)) reasons.push(REASON.tooManyPods);
-  for (const [resource, want] of Object.entries(pod.requests)) {
+  // for-in rather than Object.entries: this runs for every pod and node, and allocates nothing.
+  for (const resource in pod.requests) {
+    const want = pod.requests[resource];
     if (resource === 'pods' || !(want > 0)) continue;
     if (want > (node.allocatable[resource] ?? 0) - (node.requested[resource] ?? 0)) reasons.push(insufficientReason(resource));
   }
@@ -396,7 +398,8 @@ function filterWith(pod: PendingPod, node: NodeState, spread: SpreadFilter[]): R
   const taint = untoleratedTaint(node.taints, pod.tolerations, DO_NOT_SCHEDULE);
   if (taint) return { reasons: [untoleratedTaintReason(taint)], resolvable: false };
   if (!matchesNodeAffinity(pod, node)) return { reasons: [REASON.affinity], resolvable: false };
-  if (portsConflict(pod.hostPorts, node.active().flatMap((p) => p.hostPorts))) return { reasons: [REASON.ports], resolvable: true };
+  // Only a pod asking for host ports can conflict; most ask for none, so skip gathering the node's.
+  if (pod.hostPorts.length && portsConflict(pod.hostPorts, node.active().flatMap((p) => p.hostPorts))) return { reasons: [REASON.ports], resolvable: true };
   const short = fitsResources(pod, node);
   if (short.length) return { reasons: short, resolvable: true };
   for (const s of spread) {
