@@ -105,9 +105,10 @@ export async function scheduler(ctx: PassContext): Promise<void> {
   queue.sort((a, b) => queueOrder(a.pod, b.pod));
 
   const ops: WriteOp[] = [];
+  const cursor = { start: 0 };
   for (const { obj, pod } of queue) {
     const rv = Number(obj.metadata!.resourceVersion);
-    const placement = placePod(pod, nodes);
+    const placement = placePod(pod, nodes, cursor);
     if ('node' in placement) {
       const node = placement.node;
       ops.push({ op: 'update', object: bound(obj, node.name, now), rv, guard: nodeBindingGuard(node.name, node.pods.length, pod.requests, node.allocatable) });

@@ -23,6 +23,8 @@ export const objects = sqliteTable(
     primaryKey({ columns: [t.kind, t.namespace, t.name] }),
     uniqueIndex('objects_uid').on(t.uid),
     index('objects_owner').on(t.ownerUid),
+    // Counts an owner's live pods from the index alone (the guard on every pod a ReplicaSet creates).
+    index('objects_live_owner').on(t.ownerUid, t.kind).where(sql`json_extract(object, '$.metadata.deletionTimestamp') IS NULL`),
     index('objects_node').on(t.kind, t.nodeName),
   ],
 );

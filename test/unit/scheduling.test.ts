@@ -6,6 +6,7 @@ import {
   leastAllocatedScore,
   nodeState,
   pendingPod,
+  feasibleNodesToFind,
   placePod,
   portsConflict,
   queueOrder,
@@ -378,5 +379,14 @@ describe('queue order', () => {
       pod('urgent', { created: '2026-01-03T00:00:00Z', spec: { priority: 1000 } }),
     ].map(pendingPod);
     expect(ps.sort(queueOrder).map((p) => p.name)).toEqual(['urgent', 'old', 'young']);
+  });
+});
+
+describe('feasible nodes to find', () => {
+  it('looks at every node of a small cluster and at a share of a large one, as kube-scheduler does', () => {
+    expect(feasibleNodesToFind(50)).toBe(50);
+    expect(feasibleNodesToFind(1000)).toBe(420);
+    expect(feasibleNodesToFind(5000)).toBe(500);
+    expect(feasibleNodesToFind(20000)).toBe(1000);
   });
 });

@@ -1,0 +1,1 @@
+CREATE INDEX `objects_live_owner` ON `objects` (`owner_uid`,`kind`) WHERE json_extract(object, '$.metadata.deletionTimestamp') IS NULL;
