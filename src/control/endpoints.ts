@@ -1,7 +1,7 @@
 import type { KObject } from '../kinds/types.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
-import { groupBy, podRowsSql, toPodRow, type PodRow } from './pod-rows.js';
+import { podRowsSql, toPodRow, type PodRow } from './pod-rows.js';
 
 // Endpoints and EndpointSlices, kept equal to the pods each Service's selector matches: ready pods as
 // addresses, unready ones as notReadyAddresses (ready=false in slices), with nodeName and targetRef,
@@ -104,7 +104,16 @@ export async function endpoints(ctx: PassContext): Promise<void> {
     else slices.set(k, s);
   }
   const pods = podRows.map(toPodRow).filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed');
-  const podsByNs = groupBy(pods, (p) => p.namespace);
+  // Pods by namespace and one label, so each Service looks only at pods that carry its first selector label.
+  const podsByLabel = new Map<string, PodRow[]>();
+  for (const p of pods) {
+    for (const [k, v] of Object.entries(p.summary.labels)) {
+      const key = `${p.namespace}\n${k}=${v}`;
+      const list = podsByLabel.get(key);
+      if (list) list.push(p);
+      else podsByLabel.set(key, [p]);
+    }
+  }
   const stamp = ctx.timestamp();
   const ops: WriteOp[] = [];
   const live = new Set<string>();
@@ -114,7 +123,11 @@ export async function endpoints(ctx: PassContext): Promise<void> {
     if (!spec.selector || spec.type === 'ExternalName' || svc.metadata!.deletionTimestamp) continue;
     const k = key(svc);
     live.add(k);
-    const selected = sorted((podsByNs.get(svc.metadata!.namespace!) ?? []).filter((p) => matches(spec.selector!, p.summary.labels)));
+    const [first] = Object.entries(spec.selector);
+    const candidates = first
+      ? podsByLabel.get(`${svc.metadata!.namespace}\n${first[0]}=${first[1]}`) ?? []
+      : pods.filter((p) => p.namespace === svc.metadata!.namespace); // an empty selector selects every pod
+    const selected = sorted(candidates.filter((p) => matches(spec.selector!, p.summary.labels)));
 
     const ep = existing.get(k);
     const wantSubsets = subsets(spec, selected);

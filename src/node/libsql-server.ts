@@ -180,6 +180,9 @@ export async function startLibsqlServer(options: LibsqlServerOptions): Promise<L
       else res.destroy();
     });
   });
+  // A client busy for longer than Node's default 5 s between two requests (a large reconcile pass)
+  // would otherwise send its next request on a socket the server has just closed.
+  server.keepAliveTimeout = 120_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!authorized(req, options.authToken)) return send(res, 401, { message: 'Unauthorized: a valid bearer token is required', code: 'UNAUTHORIZED' });

@@ -1,0 +1,114 @@
+// `npm run bench:edge`: skiff's control plane against the Cloudflare Workers limits. Prints three
+// tables: (1) the Worker bundle vs the size limit; (2) reconcile passes at cluster scale, in
+// `skiff serve`'s home (a `file:` database) and the Worker's (@libsql/client over HTTP to the local
+// libSQL endpoint, run in a child process), vs the cron CPU limit, the isolate memory and the
+// subrequest limit; (3) database round trips per API call vs the subrequest limit. Not part of npm test.
+//   BENCH_NODES (5000), BENCH_PODS (100000)   cluster size
+//   BENCH_DEPLOYMENTS (100)                   Deployments (each with a Service) the pods are shared among
+//   BENCH_MAX_PASSES (10)                     passes a busy scenario may take to settle
+//   BENCH_SECTIONS ("bundle,pass,api")        which tables to produce
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ManualClock } from '../src/store/clock.js';
+import { apiCosts, WORKER_WATCH_SECONDS } from './edge-api.js';
+import { measureBundle } from './edge-bundle.js';
+import { buildCluster, type BuiltCluster, type ClusterSize } from './edge-cluster.js';
+import { apiTable, bundleTable, controllerLines, LIMITS, passTable } from './edge-report.js';
+import { runScenarios, type Scenario } from './edge-scenarios.js';
+import { HeapPeak, MiB, openEdgeTarget, openServeTarget, type Target } from './edge-target.js';
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+const SECTIONS = ['bundle', 'pass', 'api'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function sectionsFromEnv(): Set<Section> {
+  const names = (process.env.BENCH_SECTIONS || SECTIONS.join(',')).split(',').map((s) => s.trim());
+  for (const n of names) if (!SECTIONS.includes(n as Section)) throw new Error(`BENCH_SECTIONS entries are ${SECTIONS.join(', ')}, got "${n}"`);
+  return new Set(names as Section[]);
+}
+
+const size: ClusterSize = { nodes: intFromEnv('BENCH_NODES', 5000), pods: intFromEnv('BENCH_PODS', 100_000), deployments: intFromEnv('BENCH_DEPLOYMENTS', 100) };
+const MAX_PASSES = intFromEnv('BENCH_MAX_PASSES', 10);
+const log = (line: string) => console.log(line);
+
+async function bundleSection(): Promise<void> {
+  console.log('\n## 1. The Worker bundle');
+  const bundle = await measureBundle();
+  console.log('');
+  console.log(bundleTable(bundle));
+  if (bundle.wranglerSays) console.log(`\nwrangler: ${bundle.wranglerSays}`);
+}
+
+/** The scenarios in one home, on its own copy of the built cluster. */
+async function scenariosIn(
+  open: (file: string, clock: ManualClock, heap: HeapPeak) => Promise<Target>,
+  file: string,
+  cluster: BuiltCluster,
+  liveHeap = false,
+): Promise<{ scenarios: Scenario[]; heapBase: number }> {
+  const clock = new ManualClock(cluster.now);
+  const heap = new HeapPeak(liveHeap);
+  const t = await open(file, clock, heap);
+  try {
+    const scenarios = await runScenarios(t, clock, heap, cluster, size, MAX_PASSES, log);
+    return { scenarios, heapBase: Math.max(...scenarios.flatMap((s) => s.passes.map((p) => p.heapBase))) };
+  } finally {
+    await t.close();
+  }
+}
+
+async function passSection(): Promise<void> {
+  console.log(`\n## 2. Reconcile passes: ${size.nodes} nodes, ${size.pods} pods in ${size.deployments} Deployments (each with a Service)`);
+  const work = mkdtempSync(join(tmpdir(), 'skiff-bench-edge-'));
+  try {
+    const t0 = performance.now();
+    const cluster = await buildCluster(join(work, 'base.db'), size, log);
+    log(`  built and settled the cluster in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    copyFileSync(join(work, 'base.db'), join(work, 'serve.db'));
+    copyFileSync(join(work, 'base.db'), join(work, 'edge.db'));
+    copyFileSync(join(work, 'base.db'), join(work, 'edge-live.db'));
+    const serve = await scenariosIn(async (f, c, h) => openServeTarget(f, c, h), join(work, 'serve.db'), cluster);
+    const edge = await scenariosIn(openEdgeTarget, join(work, 'edge.db'), cluster);
+    log('  edge again, collecting garbage before each heap sample (live heap):');
+    const edgeLive = await scenariosIn(openEdgeTarget, join(work, 'edge-live.db'), cluster, true);
+    console.log('');
+    console.log(passTable(serve.scenarios, edge.scenarios, edgeLive.scenarios));
+    console.log('');
+    console.log(`Heap before a pass (collected; this process's code and state, not the pass's): serve ${MiB(serve.heapBase).toFixed(0)} MiB, edge ${MiB(edge.heapBase).toFixed(0)} MiB.`);
+    console.log('Sampled heap counts garbage V8 has not collected yet; live heap is the Worker run again with a full collection before every sample (at each database call and between controllers).');
+    console.log('Each controller in the longest pass of each scenario (ms / store round trips / HTTP requests):');
+    for (const line of [...controllerLines('serve', serve.scenarios), ...controllerLines('edge', edge.scenarios)]) console.log(line);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function apiSection(): Promise<void> {
+  console.log('\n## 3. Database round trips per API call (createApp in-process)');
+  const costs = await apiCosts();
+  console.log('');
+  console.log(apiTable(costs));
+  console.log('');
+  console.log(`Limit: ${LIMITS.subrequests} subrequests per invocation (Workers Free). The Worker also spends one round trip on the first request of an isolate (the schema check).`);
+  console.log(`A Worker watch is its own invocation for up to ${WORKER_WATCH_SECONDS} s and polls the change log every second; \`skiff serve\` shares one change feed among all watches.`);
+  console.log('A write in the Worker kicks a pass through waitUntil, in the same invocation: "create pod + the pass it kicks" is what that invocation spends.');
+}
+
+async function main(): Promise<void> {
+  const sections = sectionsFromEnv();
+  console.log(`skiff edge benchmark: the Workers limits, Node ${process.version}`);
+  if (sections.has('bundle')) await bundleSection();
+  if (sections.has('pass')) await passSection();
+  if (sections.has('api')) await apiSection();
+}
+
+await main();
