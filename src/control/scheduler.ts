@@ -5,8 +5,9 @@ import { isTerminal, nodeBindingGuard, podRowsSql, toPodRow } from './pod-rows.j
 import { nodeState, pendingPod, placePod, queueOrder, type PendingPod, type PlacedPod } from './scheduling.js';
 
 // The scheduler (kube-scheduler's default-scheduler): binds every pending pod it can in one pass,
-// in priority order, each decision seeing the pods bound before it. One read round trip (nodes,
-// pending pods, bound pods, and the last FailedScheduling events) and one write round trip.
+// in priority order, each decision seeing the pods bound before it. One read round trip for the
+// pending pods; when there are some, one more (nodes, bound pods, the last FailedScheduling events)
+// and one write round trip.
 // A binding is conditional on the pod's resourceVersion, on the node still holding as many pods as
 // it held when read, and on the node still having room for the pod, so racing passes never
 // over-commit a node, whether they read the same snapshot or not.
@@ -26,9 +27,11 @@ const pending = (p: string) => `${p}.kind = 'Pod' AND (${p}.node_name IS NULL OR
   AND COALESCE(NULLIF(json_extract(${p}.object, '$.spec.schedulerName'), ''), '${COMPONENT}') = '${COMPONENT}'
   AND COALESCE(json_array_length(${p}.object, '$.spec.schedulingGates'), 0) = 0`;
 
-const READ = [
+const PENDING = `SELECT p.rv, p.object FROM objects p WHERE ${pending('p')}`;
+
+/** What placing the pending pods needs: nodes, what is bound to them, and the pods' last events. */
+const CLUSTER = [
   "SELECT rv, object FROM objects WHERE kind = 'Node'",
-  `SELECT p.rv, p.object FROM objects p WHERE ${pending('p')}`,
   podRowsSql("node_name IS NOT NULL AND node_name != ''"),
   // Priorities of bound pods (PodRow has none); pods without one are priority 0.
   `SELECT uid, json_extract(object, '$.spec.priority') AS priority FROM objects
@@ -74,7 +77,10 @@ function bound(pod: KObject, node: string, now: string): KObject {
 }
 
 export async function scheduler(ctx: PassContext): Promise<void> {
-  const [nodeRows, pendingRows, boundRows, priorityRows, eventRows] = await ctx.store.rows(READ);
+  // With nothing pending (the usual case) a pass reads no nodes and no bound pods.
+  const [pendingRows] = await ctx.store.rows([PENDING]);
+  if (pendingRows.length === 0) return;
+  const [nodeRows, boundRows, priorityRows, eventRows] = await ctx.store.rows(CLUSTER);
   const now = ctx.timestamp();
   const nodes = nodeRows.map((r) => nodeState(objectOf(r))).sort((a, b) => (a.name < b.name ? -1 : 1));
   const byName = new Map(nodes.map((n) => [n.name, n]));

@@ -133,11 +133,11 @@ describe('scheduler', () => {
     const [failed] = await byReason('FailedScheduling');
     expect(failed).toMatchObject({ type: 'Warning', message, count: 1, involvedObject: { name: 'train-2', uid: second.metadata.uid } });
 
-    // Nothing changed: the next pass reads once and writes nothing.
+    // Nothing changed: the next pass reads the pending pod and the cluster, and writes nothing.
     const before = store.roundTrips;
     const idle = ctx();
     await scheduler(idle);
-    expect(store.roundTrips - before).toBe(1);
+    expect(store.roundTrips - before).toBe(2);
     expect(idle.writes).toBe(0);
 
     // Still stuck five minutes on: the event is counted again (describe keeps showing it); the pod is not rewritten.
@@ -249,13 +249,13 @@ describe('scheduler', () => {
   });
 
   for (const count of [10, 1000]) {
-    it(`costs one read and one write round trip with ${count} pending pods`, async () => {
+    it(`costs a bounded number of round trips with ${count} pending pods`, async () => {
       await create(node('n1'), node('n2'), node('n3'));
       const owner = crypto.randomUUID();
       await create(...Array.from({ length: count }, (_, i) => pod(`p${i}`, { owner, requests: { cpu: '10m', memory: '1Mi' } })));
       let before = store.roundTrips;
       await scheduler(ctx());
-      expect(store.roundTrips - before).toBe(2);
+      expect(store.roundTrips - before).toBe(3); // pending pods, the cluster, the bindings
       const bound = Math.min(count, 3 * 110);
       const counts = await Promise.all(['n1', 'n2', 'n3'].map(async (n) => (await podsOn(n)).length));
       expect(counts.reduce((x, y) => x + y)).toBe(bound);
@@ -263,7 +263,8 @@ describe('scheduler', () => {
       before = store.roundTrips;
       const idle = ctx();
       await scheduler(idle);
-      expect(store.roundTrips - before).toBe(1);
+      // Pods left pending (more than fit) make it read the cluster again; with none pending it stops at one read.
+      expect(store.roundTrips - before).toBe(count > bound ? 2 : 1);
       expect(idle.writes).toBe(0);
     }, 60_000);
   }
