@@ -6,7 +6,8 @@ import type { KindDef, KObject } from '../kinds/types.js';
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 
 export function wantsTable(accept: string | null): boolean {
-  return !!accept && /as=Table/.test(accept.split(',')[0] ?? '') ;
+  // kubectl lists the Table first in its Accept; a client that prefers plain JSON gets JSON.
+  return !!accept && /as=Table/.test(accept.split(',')[0] ?? '');
 }
 
 function rowObject(def: KindDef, obj: KObject, include: IncludeObject): unknown {
