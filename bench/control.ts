@@ -29,6 +29,7 @@ import { migrate } from '../src/node/migrate.js';
 import { ManualClock } from '../src/store/clock.js';
 import { openClient } from '../src/store/db.js';
 import { Store, type WriteOp } from '../src/store/store.js';
+import { leaseObject, microTime, nodeObject, stamp } from './fixtures.js';
 
 interface Size {
   nodes: number;
@@ -100,38 +101,9 @@ function sampledClient(client: Client, heap: HeapPeak): Client {
 }
 
 const MiB = (bytes: number) => bytes / 1024 / 1024;
-const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
-const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 const nodeName = (i: number) => `node-${String(i).padStart(5, '0')}`;
 
 const CONTAINER = { name: 'app', image: 'nginx:1.27', resources: { requests: { cpu: '10m', memory: '16Mi' } } };
-
-function nodeObject(name: string, podsPerNode: number, now: Date): KObject {
-  const resources = { cpu: '64', memory: '256Gi', pods: String(podsPerNode), 'ephemeral-storage': '500Gi' };
-  const node: KObject = {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name, uid: crypto.randomUUID(), creationTimestamp: stamp(now), labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux' } },
-    spec: {},
-    status: {
-      capacity: resources,
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: stamp(now), lastTransitionTime: stamp(now) }],
-      addresses: [{ type: 'Hostname', address: name }],
-      nodeInfo: { kubeletVersion: 'v1.32.0-skiff', operatingSystem: 'linux', architecture: 'amd64' },
-    },
-  };
-  kindNamed('Node')!.defaults!(node);
-  return node;
-}
-
-function leaseObject(name: string, now: Date): KObject {
-  return {
-    apiVersion: 'coordination.k8s.io/v1',
-    kind: 'Lease',
-    metadata: { name, namespace: 'kube-node-lease', uid: crypto.randomUUID(), creationTimestamp: stamp(now) },
-    spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime(now) },
-  };
-}
 
 /** A pending pod as the API server would store it (defaults and default tolerations applied). */
 function podObject(name: string, now: Date): KObject {

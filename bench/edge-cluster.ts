@@ -7,7 +7,6 @@ import type { Client } from '@libsql/client';
 import { createApp } from '../src/api/app.js';
 import { defaultControlOptions } from '../src/control/context.js';
 import { reconcile } from '../src/control/pass.js';
-import { kindNamed } from '../src/kinds/registry.js';
 import type { KObject } from '../src/kinds/types.js';
 import { migrate } from '../src/node/migrate.js';
 import { ManualClock } from '../src/store/clock.js';
@@ -27,41 +26,14 @@ export interface BuiltCluster {
   deploymentNames: string[];
 }
 
+import { leaseObject, microTime, nodeObject, stamp } from './fixtures.js';
+
 export const NS = 'bench';
 const COMMIT_BATCH = 2000;
 const MAX_SETTLE_PASSES = 20;
 const opts = defaultControlOptions;
 
-const stamp = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
-const microTime = (d: Date) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 const pad = (i: number, width: number) => String(i).padStart(width, '0');
-
-function nodeObject(name: string, podsPerNode: number, now: Date): KObject {
-  const resources = { cpu: '64', memory: '256Gi', pods: String(podsPerNode), 'ephemeral-storage': '500Gi' };
-  const node: KObject = {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name, uid: crypto.randomUUID(), creationTimestamp: stamp(now), labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux' } },
-    spec: {},
-    status: {
-      capacity: resources,
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: stamp(now), lastTransitionTime: stamp(now) }],
-      addresses: [{ type: 'Hostname', address: name }],
-      nodeInfo: { kubeletVersion: 'v1.32.0-skiff', operatingSystem: 'linux', architecture: 'amd64' },
-    },
-  };
-  kindNamed('Node')!.defaults!(node);
-  return node;
-}
-
-function leaseObject(name: string, now: Date): KObject {
-  return {
-    apiVersion: 'coordination.k8s.io/v1',
-    kind: 'Lease',
-    metadata: { name, namespace: 'kube-node-lease', uid: crypto.randomUUID(), creationTimestamp: stamp(now) },
-    spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: microTime(now) },
-  };
-}
 
 const CONTAINER = { name: 'app', image: 'nginx:1.27', ports: [{ name: 'http', containerPort: 80 }], resources: { requests: { cpu: '10m', memory: '16Mi' } } };
 
