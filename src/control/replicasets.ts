@@ -49,6 +49,15 @@ export function deletionOrder(pods: PodRow[]): PodRow[] {
   });
 }
 
+// A ReplicaSet's creations (or deletions) in one pass form a chain: the first is conditional on the
+// owner still having the live pods that were read, each later one on the one before it having
+// happened. Racing passes cannot both act on one count, and each condition is an index lookup.
+const createdGuard = (uid: string) => ({ sql: 'EXISTS (SELECT 1 FROM objects WHERE uid = ?)', args: [uid] });
+const deletedGuard = (uid: string) => ({
+  sql: "NOT EXISTS (SELECT 1 FROM objects WHERE uid = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)",
+  args: [uid],
+});
+
 function randomSuffix(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(5));
   return Array.from(bytes, (b) => GENERATE_ALPHABET[b % GENERATE_ALPHABET.length]).join('');
@@ -165,20 +174,23 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
 
     const diff = active.length - (spec.replicas ?? 1);
     if (diff < 0) {
+      let previous: string | undefined;
       for (let i = 0; i < -diff; i++) {
         const pod = newPod(ctx, rs, spec, taken);
-        ops.push({ op: 'create', object: pod, requireNamespace: true, guard: ownedPodCountGuard(meta.uid!, live.length + i) });
+        ops.push({ op: 'create', object: pod, requireNamespace: true, guard: previous ? createdGuard(previous) : ownedPodCountGuard(meta.uid!, live.length) });
+        previous = pod.metadata!.uid;
         ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${pod.metadata!.name}`, component: COMPONENT });
       }
     } else if (diff > 0) {
       const victims = deletionOrder(active).slice(0, diff);
       after.push((full) => {
-        let count = live.length;
+        let previous: string | undefined;
         for (const v of victims) {
           const pod = full.get(v.uid);
           const op = pod && deleteOp(pod, ctx.now());
           if (!op) continue;
-          ops.push({ ...op, guard: ownedPodCountGuard(meta.uid!, count--) });
+          ops.push({ ...op, guard: previous ? deletedGuard(previous) : ownedPodCountGuard(meta.uid!, live.length) });
+          previous = v.uid;
           ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${v.name}`, component: COMPONENT });
         }
       });
