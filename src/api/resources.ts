@@ -64,7 +64,7 @@ export class ResourceHandler {
     if (subresource === 'scale') return this.scale(req, rp, q);
     if (subresource === 'binding' && method === 'POST') return this.bind(req, rp, q);
     if (subresource === 'eviction' && method === 'POST') return this.evict(req, rp, q);
-    if (subresource && !['GET', 'PUT', 'PATCH'].includes(method)) throw methodNotAllowed(method, rp);
+    if (subresource && !['GET', 'PUT', 'PATCH'].includes(method)) throw methodNotAllowed(rp);
 
     if (method === 'GET') {
       if (name) return this.render(req, q, def, await this.writer.read(def, rp.namespace, name));
@@ -85,7 +85,7 @@ export class ResourceHandler {
     if (method === 'PATCH' && name) return this.patch(req, rp, q, name);
     if (method === 'DELETE' && name) return this.deleteOne(req, rp, q, name);
     if (method === 'DELETE') return this.deleteCollection(req, rp, q);
-    throw methodNotAllowed(method, rp);
+    throw methodNotAllowed(rp);
   }
 
   private render(req: Request, q: URLSearchParams, def: KindDef, obj: KObject): Response {
@@ -227,7 +227,7 @@ export class ResourceHandler {
       };
     };
     if (req.method === 'GET') return json(toScale(await this.writer.read(def, rp.namespace, name)));
-    if (req.method !== 'PUT' && req.method !== 'PATCH') throw methodNotAllowed(req.method, rp);
+    if (req.method !== 'PUT' && req.method !== 'PATCH') throw methodNotAllowed(rp);
     const opts = writeOptions(req, q);
     const bytes = await readBody(req);
     for (let attempt = 0; ; attempt++) {
@@ -305,6 +305,6 @@ function includeObject(q: URLSearchParams): IncludeObject {
   return v === 'None' || v === 'Object' ? v : 'Metadata';
 }
 
-function methodNotAllowed(method: string, rp: ResourcePath): ApiError {
+function methodNotAllowed(rp: ResourcePath): ApiError {
   return new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, { kind: rp.def.plural, group: rp.group, name: rp.name });
 }
