@@ -29,7 +29,7 @@ import { migrate } from '../src/node/migrate.js';
 import { ManualClock } from '../src/store/clock.js';
 import { openClient } from '../src/store/db.js';
 import { Store, type WriteOp } from '../src/store/store.js';
-import { leaseObject, microTime, nodeObject, stamp } from './fixtures.js';
+import { leaseObject, microTime, nodeObject, runKubelets, sampledClient, stamp } from './fixtures.js';
 
 interface Size {
   nodes: number;
@@ -81,24 +81,6 @@ class HeapPeak {
   }
 }
 
-/** The client, sampling the heap around each call (a store's round trip is one call). */
-function sampledClient(client: Client, heap: HeapPeak): Client {
-  return new Proxy(client, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      if (prop !== 'execute' && prop !== 'batch') return value.bind(target);
-      return async (...args: unknown[]) => {
-        heap.sample();
-        try {
-          return await value.apply(target, args);
-        } finally {
-          heap.sample();
-        }
-      };
-    },
-  });
-}
 
 const MiB = (bytes: number) => bytes / 1024 / 1024;
 const nodeName = (i: number) => `node-${String(i).padStart(5, '0')}`;
@@ -248,21 +230,9 @@ class Cluster {
 
   /** The kubelets that are up start the pods bound to them: Running and Ready, with a pod IP (summary kept in step). */
   async kubelet(down: string[] = []): Promise<void> {
-    const now = stamp(this.clock.now());
-    const condition = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now });
-    const conditions = JSON.stringify(['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(condition));
-    const ip = "('10.' || ((rowid >> 16) & 255) || '.' || ((rowid >> 8) & 255) || '.' || (rowid & 255))";
-    await this.raw.execute({
-      sql: `UPDATE objects SET
-          object = json_set(object, '$.status.phase', 'Running', '$.status.hostIP', '192.168.0.1', '$.status.podIP', ${ip},
-            '$.status.startTime', ?, '$.status.conditions', json(?)),
-          summary = json_set(summary, '$.ready', json('true'), '$.readySince', ?, '$.podIP', ${ip})
-        WHERE kind = 'Pod' AND node_name IS NOT NULL AND node_name != '' AND COALESCE(phase, 'Pending') = 'Pending'
-          AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL
-          AND node_name NOT IN (SELECT value FROM json_each(?))`,
-      args: [now, conditions, now, JSON.stringify(down)],
-    });
+    await runKubelets(this.raw, this.clock.now(), down);
   }
+
 
   pendingPods(): Promise<number> {
     return this.count("SELECT COUNT(*) AS n FROM objects WHERE kind = 'Pod' AND (node_name IS NULL OR node_name = '')");

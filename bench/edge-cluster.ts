@@ -26,7 +26,7 @@ export interface BuiltCluster {
   deploymentNames: string[];
 }
 
-import { leaseObject, microTime, nodeObject, stamp } from './fixtures.js';
+import { leaseObject, microTime, nodeObject, runKubelets } from './fixtures.js';
 
 export const NS = 'bench';
 const COMMIT_BATCH = 2000;
@@ -61,22 +61,6 @@ export async function renewLeases(client: Client, now: Date, except: string[] = 
 }
 
 /** The kubelets that are up start the pods bound to them: Running and Ready, with a pod IP (summary kept in step). */
-export async function runKubelets(client: Client, now: Date, down: string[] = []): Promise<void> {
-  const at = stamp(now);
-  const condition = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: at });
-  const conditions = JSON.stringify(['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(condition));
-  const ip = "('10.' || ((rowid >> 16) & 127) || '.' || ((rowid >> 8) & 255) || '.' || (rowid & 255))";
-  await client.execute({
-    sql: `UPDATE objects SET
-        object = json_set(object, '$.status.phase', 'Running', '$.status.hostIP', '192.168.0.1', '$.status.podIP', ${ip},
-          '$.status.startTime', ?, '$.status.conditions', json(?)),
-        summary = json_set(summary, '$.ready', json('true'), '$.readySince', ?, '$.podIP', ${ip})
-      WHERE kind = 'Pod' AND node_name IS NOT NULL AND node_name != '' AND COALESCE(phase, 'Pending') = 'Pending'
-        AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL
-        AND node_name NOT IN (SELECT value FROM json_each(?))`,
-    args: [at, conditions, at, JSON.stringify(down)],
-  });
-}
 
 /** Passes (kubelets running between them) until one writes nothing. */
 async function settle(store: Store, client: Client, clock: ManualClock): Promise<void> {

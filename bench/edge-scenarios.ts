@@ -5,7 +5,8 @@
 import { defaultControlOptions, type ControlOptions } from '../src/control/context.js';
 import { reconcile } from '../src/control/pass.js';
 import type { ManualClock } from '../src/store/clock.js';
-import { NS, renewLeases, replicasOf, runKubelets, type BuiltCluster, type ClusterSize } from './edge-cluster.js';
+import { NS, renewLeases, replicasOf, type BuiltCluster, type ClusterSize } from './edge-cluster.js';
+import { runKubelets } from './fixtures.js';
 import { measuredPass, type PassFigures } from './edge-pass.js';
 import type { HeapPeak, Target } from './edge-target.js';
 

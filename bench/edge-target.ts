@@ -10,6 +10,7 @@ import type { Clock } from '../src/store/clock.js';
 import { openClient } from '../src/store/db.js';
 import { Store } from '../src/store/store.js';
 import { startEndpointProcess } from './edge-endpoint.js';
+import { sampledClient } from './fixtures.js';
 
 // A real gc() for heap baselines, whether or not node was started with --expose-gc.
 setFlagsFromString('--expose-gc');
@@ -64,23 +65,6 @@ export interface Target {
   close(): Promise<void>;
 }
 
-function sampledClient(client: Client, heap: HeapPeak): Client {
-  return new Proxy(client, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      if (prop !== 'execute' && prop !== 'batch') return value.bind(target);
-      return async (...args: unknown[]) => {
-        heap.sample();
-        try {
-          return await value.apply(target, args);
-        } finally {
-          heap.sample();
-        }
-      };
-    },
-  });
-}
 
 /** `skiff serve`: the database file in-process. */
 export function openServeTarget(file: string, clock: Clock, heap: HeapPeak): Target {
