@@ -13,6 +13,13 @@ export interface ControlOptions {
   eventTtlSeconds: number;
   /** Changes kept in the log for watches to resume from; older ones are compacted away. */
   changeLogSize: number;
+  /**
+   * The most objects one controller reads whole or changes in one pass; the rest waits for the next
+   * pass. Keeps a pass's memory and CPU bounded at any cluster size (a Worker has 128 MB and 30 s).
+   */
+  batchSize: number;
+  /** burstReplicas: the most pods one ReplicaSet creates or deletes in one pass. */
+  replicaSetBurst: number;
 }
 
 export const defaultControlOptions: ControlOptions = {
@@ -21,6 +28,8 @@ export const defaultControlOptions: ControlOptions = {
   defaultUnreachableTolerationSeconds: 300,
   eventTtlSeconds: 3600,
   changeLogSize: 100_000,
+  batchSize: 2000,
+  replicaSetBurst: 500,
 };
 
 export interface EventSpec {
