@@ -20,6 +20,8 @@ export interface ControlOptions {
   batchSize: number;
   /** burstReplicas: the most pods one ReplicaSet creates or deletes in one pass. */
   replicaSetBurst: number;
+  /** How long a pass holds the lease that keeps other passes (processes, isolates) waiting; 0: no lease. */
+  passLeaseSeconds: number;
 }
 
 export const defaultControlOptions: ControlOptions = {
@@ -30,6 +32,7 @@ export const defaultControlOptions: ControlOptions = {
   changeLogSize: 100_000,
   batchSize: 2000,
   replicaSetBurst: 500,
+  passLeaseSeconds: 60,
 };
 
 export interface EventSpec {

@@ -10,11 +10,17 @@ import { replicaSets } from './replicasets.js';
 import { scheduler } from './scheduler.js';
 
 // One reconcile pass: every controller in a fixed order, each deriving its work from the
-// database alone, so a pass can die halfway and the next one carries on.
+// database alone, so a pass can die halfway and the next one carries on. A lease row lets one pass
+// run at a time across processes and isolates; correctness rests on conditional writes, the lease
+// only saves the work of passes that would race.
 
 export interface PassResult {
   writes: number;
   roundTrips: number;
+  /** Another pass held the lease: this one did nothing (that pass runs again for it). */
+  skipped: boolean;
+  /** Another pass asked for the lease while this one ran: the state may have changed since it read. */
+  wanted: boolean;
 }
 
 export const CONTROLLERS = [
@@ -29,15 +35,24 @@ export const CONTROLLERS = [
 
 export async function reconcile(store: Store, clock: Clock, opts: ControlOptions = defaultControlOptions): Promise<PassResult> {
   const before = store.roundTrips;
+  const holder = opts.passLeaseSeconds > 0 ? crypto.randomUUID() : undefined;
+  if (holder && !(await store.acquirePassLease(holder, clock.now().getTime(), opts.passLeaseSeconds * 1000))) {
+    return { writes: 0, roundTrips: store.roundTrips - before, skipped: true, wanted: false };
+  }
   const ctx = new PassContext(store, clock, opts);
-  for (const [, controller] of CONTROLLERS) await controller(ctx);
-  await store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000));
-  return { writes: ctx.writes, roundTrips: store.roundTrips - before };
+  try {
+    for (const [, controller] of CONTROLLERS) await controller(ctx);
+  } catch (e) {
+    if (holder) await store.releasePassLease(holder).catch(() => undefined);
+    throw e;
+  }
+  const { wanted } = await store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000), holder);
+  return { writes: ctx.writes, roundTrips: store.roundTrips - before, skipped: false, wanted };
 }
 
 /**
  * Runs passes on a timer and soon after writes (debounced), one at a time; a pass that wrote
- * something is followed by another, until the state settles. For long-lived processes
+ * something (or that another pass waited for) is followed by another, until the state settles. For long-lived processes
  * (`skiff serve`); Workers run passes from cron and waitUntil instead.
  */
 export class PassScheduler {
@@ -73,7 +88,7 @@ export class PassScheduler {
     }
     this.running = this.run()
       .then((r) => {
-        if (r.writes > 0) this.again = true;
+        if (r.writes > 0 || r.wanted) this.again = true;
       })
       .catch((e) => console.error('reconcile pass failed:', e))
       .finally(() => {

@@ -50,3 +50,13 @@ export const revision = sqliteTable('revision', {
   rev: integer('rev').notNull(),
   compacted: integer('compacted').notNull(),
 });
+
+// Who is running a reconcile pass, until when (ms since the epoch): one pass at a time across
+// processes and isolates. `wanted` is set by a pass that found the lease taken, so the holder runs
+// another pass once it is done (the state may have changed after the holder read it).
+export const passLease = sqliteTable('pass_lease', {
+  id: integer('id').primaryKey(),
+  holder: text('holder').notNull(),
+  expires: integer('expires').notNull(),
+  wanted: integer('wanted').notNull().default(0),
+});

@@ -276,9 +276,10 @@ export class Store {
 
   /**
    * Housekeeping in one round trip: drop change-log rows older than the newest `keep` (watches from
-   * before them get 410 Gone) and, when given, Events last seen before `eventsBefore`.
+   * before them get 410 Gone) and, when given, Events last seen before `eventsBefore`; with
+   * `releaseLease`, give that holder's pass lease back. Says whether another pass wanted the lease.
    */
-  async compact(keep: number, eventsBefore?: string): Promise<void> {
+  async compact(keep: number, eventsBefore?: string, releaseLease?: string): Promise<{ wanted: boolean }> {
     const stmts: InStatement[] = [
       { sql: 'UPDATE revision SET compacted = MAX(compacted, rev - ?) WHERE id = 1', args: [keep] },
       'DELETE FROM changes WHERE rev <= (SELECT compacted FROM revision WHERE id = 1)',
@@ -289,8 +290,41 @@ export class Store {
         args: [eventsBefore],
       });
     }
+    const release = stmts.length;
+    if (releaseLease) stmts.push(...leaseRelease(releaseLease));
     const rs = await this.batch(stmts, 'write');
     if (eventsBefore && rs[2].rowsAffected > 0) for (const l of this.listeners) l();
+    return { wanted: !!releaseLease && Number(rs[release].rows[0]?.wanted ?? 0) === 1 };
   }
 
+  /**
+   * Takes the pass lease until `now + ttlMs` unless another holder has it unexpired; then marks it
+   * wanted instead, so that holder runs one more pass. One round trip.
+   */
+  async acquirePassLease(holder: string, now: number, ttlMs: number): Promise<boolean> {
+    const rs = await this.batch(
+      [
+        {
+          sql: `INSERT INTO pass_lease (id, holder, expires, wanted) VALUES (1, ?, ?, 0)
+                ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires = excluded.expires, wanted = 0 WHERE pass_lease.expires <= ?`,
+          args: [holder, now + ttlMs, now],
+        },
+        { sql: 'UPDATE pass_lease SET wanted = 1 WHERE id = 1 AND holder != ?', args: [holder] },
+        'SELECT holder FROM pass_lease WHERE id = 1',
+      ],
+      'write',
+    );
+    return rs[2].rows[0]?.holder === holder;
+  }
+
+  /** Gives the lease back early (a pass that failed); it would otherwise expire. */
+  async releasePassLease(holder: string): Promise<void> {
+    await this.batch(leaseRelease(holder), 'write');
+  }
 }
+
+/** Whether the lease was wanted, then the lease given back: statements for a write batch. */
+const leaseRelease = (holder: string): InStatement[] => [
+  { sql: 'SELECT wanted FROM pass_lease WHERE id = 1 AND holder = ?', args: [holder] },
+  { sql: 'UPDATE pass_lease SET expires = 0, wanted = 0 WHERE id = 1 AND holder = ?', args: [holder] },
+];

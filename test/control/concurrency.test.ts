@@ -25,6 +25,8 @@ import { jsonRequest } from '../helpers/json-request.js';
 import { NodePlayer } from '../helpers/node-player.js';
 
 const NS = 'default';
+// Passes that race on purpose: without the lease that would otherwise make all but one wait.
+const RACING = { ...defaultControlOptions, passLeaseSeconds: 0 };
 const NODES = ['n1', 'n2', 'n3'];
 // Tight on purpose (12 pod slots, 3 cpus), so racing schedulers fight over the last room; a roomy
 // spare node joins for the final check, when every workload must reach its full size.
@@ -215,7 +217,7 @@ async function runStep(c: Cluster, s: fc.Scheduler, st: Step, extra: (() => Prom
     const tasks = [
       ...extra.map((run) => run()),
       ...st.actions.map((a) => act(c, a)),
-      ...st.passes.map((i) => reconcile(c.stores[i], c.clock)),
+      ...st.passes.map((i) => reconcile(c.stores[i], c.clock, RACING)),
       ...st.syncs.map((n) => c.players[NODES.indexOf(n)].sync()),
     ];
     const results = await s.waitFor(Promise.allSettled(tasks));
@@ -351,7 +353,7 @@ async function settle(c: Cluster, history: History): Promise<void> {
   const client = c.stores[0].client;
   for (let round = 0; round < 40; round++) {
     const { rev } = await c.stores[0].revision();
-    await reconcile(c.stores[round % 2], c.clock);
+    await reconcile(c.stores[round % 2], c.clock, RACING);
     for (const p of c.players) await p.sync();
     await history.catchUp();
     const rs = await client.execute({ sql: 'SELECT DISTINCT kind FROM changes WHERE rev > ?', args: [rev] });
