@@ -183,7 +183,9 @@ class Cluster {
       this.heap.sample();
     };
     for (const [name, controller] of CONTROLLERS) await time(name, () => controller(ctx));
-    await time('compact', () => this.store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000)));
+    await time('compact', async () => {
+      await this.store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000));
+    });
     stats.passMs += performance.now() - t0;
     stats.passes++;
     stats.roundTrips += this.store.roundTrips - before;

@@ -30,7 +30,7 @@ import { leaseObject, microTime, nodeObject, runKubelets } from './fixtures.js';
 
 export const NS = 'bench';
 const COMMIT_BATCH = 2000;
-const MAX_SETTLE_PASSES = 20;
+const MAX_SETTLE_PASSES = 100;
 const opts = defaultControlOptions;
 
 const pad = (i: number, width: number) => String(i).padStart(width, '0');

@@ -11,6 +11,8 @@ export interface ControllerFigures {
   ms: number;
   roundTrips: number;
   httpRequests: number;
+  /** Peak heap above the pass's base while this controller ran, bytes. */
+  heapGrowth: number;
 }
 
 export interface PassFigures {
@@ -28,23 +30,31 @@ export interface PassFigures {
   controllers: ControllerFigures[];
 }
 
-/** A pass as reconcile() runs it (same controllers, order and compaction), each controller measured. */
+/** A pass as reconcile() runs it (lease, same controllers, order and compaction), each step measured. */
 export async function measuredPass(t: Target, clock: Clock, heap: HeapPeak, opts: ControlOptions = defaultControlOptions): Promise<PassFigures> {
   const heapBase = heap.start();
   const controllers: ControllerFigures[] = [];
   const step = async (name: string, run: () => Promise<void>) => {
     const [rt, http, s] = [t.store.roundTrips, t.httpRequests(), performance.now()];
+    heap.beginStep();
     await run();
-    controllers.push({ name, ms: performance.now() - s, roundTrips: t.store.roundTrips - rt, httpRequests: t.httpRequests() - http });
+    const ms = performance.now() - s;
     heap.sample();
+    controllers.push({ name, ms, roundTrips: t.store.roundTrips - rt, httpRequests: t.httpRequests() - http, heapGrowth: heap.stepPeak - heapBase });
   };
   const db0 = t.databaseCpuMs();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const ctx = new PassContext(t.store, clock, opts);
+  const holder = crypto.randomUUID();
   try {
+    await step('lease', async () => {
+      if (!(await t.store.acquirePassLease(holder, clock.now().getTime(), opts.passLeaseSeconds * 1000))) throw new Error('the pass lease is taken');
+    });
     for (const [name, controller] of CONTROLLERS) await step(name, () => controller(ctx));
-    await step('compact', () => t.store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000)));
+    await step('compact', async () => {
+      await t.store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000), holder);
+    });
   } finally {
     heap.stop();
   }

@@ -88,7 +88,7 @@ export function passTable(serve: Scenario[], edge: Scenario[], edgeLive?: Scenar
 export function controllerLines(home: string, scenarios: Scenario[]): string[] {
   return scenarios.map((s) => {
     const longest = s.passes.reduce((a, b) => (b.wallMs > a.wallMs ? b : a));
-    const parts = longest.controllers.map((c) => `${c.name} ${int(c.ms)} ms/${c.roundTrips} rt${home === 'edge' ? `/${c.httpRequests} http` : ''}`);
+    const parts = longest.controllers.map((c) => `${c.name} ${int(c.ms)} ms/${c.roundTrips} rt${home === 'serve' ? '' : `/${c.httpRequests} http`}/${MB(c.heapGrowth)}`);
     return `  ${home}, ${s.name}: ${parts.join(', ')}`;
   });
 }

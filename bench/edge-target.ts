@@ -26,13 +26,21 @@ export const MiB = (bytes: number) => bytes / 1024 / 1024;
  */
 export class HeapPeak {
   peak = 0;
+  /** Peak since the last beginStep(): one controller's. */
+  stepPeak = 0;
   private timer?: ReturnType<typeof setInterval>;
 
   constructor(readonly live = false) {}
 
   sample(): void {
     if (this.live) gc();
-    this.peak = Math.max(this.peak, getHeapStatistics().used_heap_size);
+    const used = getHeapStatistics().used_heap_size;
+    this.peak = Math.max(this.peak, used);
+    this.stepPeak = Math.max(this.stepPeak, used);
+  }
+
+  beginStep(): void {
+    this.stepPeak = 0;
   }
 
   /** Collect garbage, start sampling from the heap that is left; returns that heap, bytes. */

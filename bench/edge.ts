@@ -5,7 +5,7 @@
 // subrequest limit; (3) database round trips per API call vs the subrequest limit. Not part of npm test.
 //   BENCH_NODES (5000), BENCH_PODS (100000)   cluster size
 //   BENCH_DEPLOYMENTS (100)                   Deployments (each with a Service) the pods are shared among
-//   BENCH_MAX_PASSES (10)                     passes a busy scenario may take to settle
+//   BENCH_MAX_PASSES (40)                     passes a busy scenario may take to settle
 //   BENCH_SECTIONS ("bundle,pass,api")        which tables to produce
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,7 @@ function sectionsFromEnv(): Set<Section> {
 }
 
 const size: ClusterSize = { nodes: intFromEnv('BENCH_NODES', 5000), pods: intFromEnv('BENCH_PODS', 100_000), deployments: intFromEnv('BENCH_DEPLOYMENTS', 100) };
-const MAX_PASSES = intFromEnv('BENCH_MAX_PASSES', 10);
+const MAX_PASSES = intFromEnv('BENCH_MAX_PASSES', 40);
 const log = (line: string) => console.log(line);
 
 async function bundleSection(): Promise<void> {
@@ -85,8 +85,8 @@ async function passSection(): Promise<void> {
     console.log('');
     console.log(`Heap before a pass (collected; this process's code and state, not the pass's): serve ${MiB(serve.heapBase).toFixed(0)} MiB, edge ${MiB(edge.heapBase).toFixed(0)} MiB.`);
     console.log('Sampled heap counts garbage V8 has not collected yet; live heap is the Worker run again with a full collection before every sample (at each database call and between controllers).');
-    console.log('Each controller in the longest pass of each scenario (ms / store round trips / HTTP requests):');
-    for (const line of [...controllerLines('serve', serve.scenarios), ...controllerLines('edge', edge.scenarios)]) console.log(line);
+    console.log('Each controller in the longest pass of each scenario (ms / store round trips / HTTP requests / peak heap above base; live heap in the "edge live" run):');
+    for (const line of [...controllerLines('serve', serve.scenarios), ...controllerLines('edge', edge.scenarios), ...controllerLines('edge live', edgeLive.scenarios)]) console.log(line);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
