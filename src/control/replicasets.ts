@@ -5,12 +5,30 @@ import { selectorMatches, type LabelSelector } from '../kinds/validation.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
 import { deleteOp } from './deletion.js';
-import { groupBy, isTerminal, ownedPodCountGuard, podRowsSql, toPodRow, type PodRow } from './pod-rows.js';
+import { groupBy, ownedPodCountGuard } from './pod-rows.js';
+import {
+  ORPHAN_GROUPS_SQL,
+  orphanPodsSql,
+  ownedGroupsSql,
+  ownedPodsSql,
+  surplusPodsSql,
+  toOrphanGroup,
+  toOwnedGroup,
+  type OrphanGroup,
+  type OwnedGroup,
+  type Statement,
+} from './replicaset-pods.js';
 
 // The ReplicaSet controller: each ReplicaSet owns pods through a controller ownerReference and its
 // selector; it adopts matching orphans, releases pods that stop matching, creates or deletes pods to
-// match spec.replicas, and reports status. Round trips: one read of ReplicaSets and pod rows, one read
-// of the whole pods it must change (only when there are some), one write.
+// match spec.replicas, and reports status.
+//
+// Round trips: (1) the ReplicaSets, whole, with pod counts per (owner, namespace, label set) and
+// adoptable orphans per (namespace, label set), aggregated in SQL: rows grow with ReplicaSets and
+// label sets, not pods; an idle pass ends here. (2) Only when pods must be released, adopted or
+// deleted: those pods, whole, picked in SQL (surplus in Kubernetes' deletion order), at most
+// batchSize. (3) One write. Work is bounded per pass: at most replicaSetBurst creations or deletions
+// per ReplicaSet and batchSize pods changed in all; the rest waits for the next pass.
 
 const COMPONENT = 'replicaset-controller';
 const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -22,31 +40,15 @@ interface RSSpec {
   template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
 }
 
-const PHASE_RANK: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
+/** What is left of the pass's batchSize: each pod created, deleted, adopted or released takes one. */
+class Budget {
+  constructor(private left: number) {}
 
-/**
- * Kubernetes' order for deleting surplus pods (controller.ActivePodsWithRanks): unassigned before
- * assigned, pending before running, not ready before ready, on crowded nodes first, more recently ready
- * first, newer before older.
- */
-export function deletionOrder(pods: PodRow[]): PodRow[] {
-  const perNode = new Map<string, number>();
-  for (const p of pods) if (p.nodeName) perNode.set(p.nodeName, (perNode.get(p.nodeName) ?? 0) + 1);
-  const key = (p: PodRow) => [
-    p.nodeName ? 1 : 0,
-    PHASE_RANK[p.phase ?? 'Pending'] ?? 0,
-    p.summary.ready ? 1 : 0,
-    -(p.nodeName ? perNode.get(p.nodeName)! : 0),
-  ];
-  return [...pods].sort((a, b) => {
-    const ka = key(a);
-    const kb = key(b);
-    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] - kb[i];
-    if (a.summary.ready && b.summary.ready && a.summary.readySince !== b.summary.readySince) {
-      return (b.summary.readySince ?? '').localeCompare(a.summary.readySince ?? '');
-    }
-    return b.summary.created.localeCompare(a.summary.created) || a.name.localeCompare(b.name);
-  });
+  take(wanted: number): number {
+    const n = Math.max(0, Math.min(wanted, this.left));
+    this.left -= n;
+    return n;
+  }
 }
 
 // A ReplicaSet's creations (or deletions) in one pass form a chain: the first is conditional on the
@@ -68,8 +70,9 @@ function ownerRef(rs: KObject) {
 }
 
 /**
- * A generated name not in `taken` (namespace/name of the pods read and made this pass), then taken.
- * A name that is in use makes the create fail, and with it every later create guarded by the pod count.
+ * A generated name not among those made this pass (`taken`, namespace/name), then taken. Names of
+ * existing pods are not read; one in use makes the create fail, and with it the rest of the
+ * ReplicaSet's chain, which the next pass retries.
  */
 function freshName(rs: KObject, taken: Set<string>): string {
   let name: string;
@@ -102,113 +105,119 @@ function newPod(ctx: PassContext, rs: KObject, spec: RSSpec, taken: Set<string>)
   return pod;
 }
 
-function availableCount(pods: PodRow[], minReadySeconds: number, now: number): number {
-  return pods.filter((p) => p.summary.ready && (minReadySeconds <= 0 || Date.parse(p.summary.readySince ?? '') + minReadySeconds * 1000 <= now)).length;
-}
+const sum = (groups: OwnedGroup[], count: (g: OwnedGroup) => number) => groups.reduce((n, g) => n + count(g), 0);
 
-function statusOf(rs: KObject, spec: RSSpec, active: PodRow[], now: number): Record<string, unknown> {
-  const templateLabels = spec.template?.metadata?.labels ?? {};
-  const old = (rs.status ?? {}) as Record<string, unknown>;
+function statusOf(rs: KObject, spec: RSSpec, groups: OwnedGroup[]): Record<string, unknown> {
+  const templateLabels = Object.entries(spec.template?.metadata?.labels ?? {});
+  const fullyLabeled = groups.filter((g) => templateLabels.every(([k, v]) => g.labels[k] === v));
   return {
-    ...old,
-    replicas: active.length,
-    fullyLabeledReplicas: active.filter((p) => Object.entries(templateLabels).every(([k, v]) => p.summary.labels[k] === v)).length,
-    readyReplicas: active.filter((p) => p.summary.ready).length,
-    availableReplicas: availableCount(active, spec.minReadySeconds ?? 0, now),
+    ...((rs.status ?? {}) as Record<string, unknown>),
+    replicas: sum(groups, (g) => g.active),
+    fullyLabeledReplicas: sum(fullyLabeled, (g) => g.active),
+    readyReplicas: sum(groups, (g) => g.ready),
+    availableReplicas: sum(groups, (g) => g.available),
     observedGeneration: rs.metadata!.generation ?? 1,
   };
 }
 
+function releaseOp(pod: KObject, rsUid: string): WriteOp {
+  const next = structuredClone(pod);
+  const refs = (next.metadata!.ownerReferences ?? []).filter((r) => r.uid !== rsUid);
+  if (refs.length) next.metadata!.ownerReferences = refs;
+  else delete next.metadata!.ownerReferences;
+  return { op: 'update', object: next, rv: Number(pod.metadata!.resourceVersion) };
+}
+
+function adoptOp(pod: KObject, rs: KObject): WriteOp {
+  const next = structuredClone(pod);
+  next.metadata!.ownerReferences = [...(next.metadata!.ownerReferences ?? []), ownerRef(rs)];
+  return { op: 'update', object: next, rv: Number(pod.metadata!.resourceVersion) };
+}
+
+/** `count` new pods, chained behind the guard on the `live` pods read. */
+function creations(ctx: PassContext, rs: KObject, spec: RSSpec, count: number, live: number, taken: Set<string>): WriteOp[] {
+  const ops: WriteOp[] = [];
+  let previous: string | undefined;
+  for (let i = 0; i < count; i++) {
+    const pod = newPod(ctx, rs, spec, taken);
+    ops.push({ op: 'create', object: pod, requireNamespace: true, guard: previous ? createdGuard(previous) : ownedPodCountGuard(rs.metadata!.uid!, live) });
+    previous = pod.metadata!.uid;
+    ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${pod.metadata!.name}`, component: COMPONENT });
+  }
+  return ops;
+}
+
+/** Deletion of the `victims` read, chained behind the guard on the `live` pods read. */
+function deletions(ctx: PassContext, rs: KObject, victims: KObject[], live: number): WriteOp[] {
+  const ops: WriteOp[] = [];
+  let previous: string | undefined;
+  for (const pod of victims) {
+    const op = deleteOp(pod, ctx.now());
+    if (!op) continue;
+    ops.push({ ...op, guard: previous ? deletedGuard(previous) : ownedPodCountGuard(rs.metadata!.uid!, live) });
+    previous = pod.metadata!.uid;
+    ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${pod.metadata!.name}`, component: COMPONENT });
+  }
+  return ops;
+}
+
 export async function replicaSets(ctx: PassContext): Promise<void> {
-  const [rsRows, podRows] = await ctx.store.rows([
-    `SELECT rv, object FROM objects WHERE kind = 'ReplicaSet'`,
-    podRowsSql("namespace IN (SELECT namespace FROM objects WHERE kind = 'ReplicaSet')"),
+  // Least recently written first: a ReplicaSet that acted has its status rewritten on the next pass
+  // and goes behind those still waiting, so a busy one cannot keep the batch to itself.
+  const [setRows, ownedRows, orphanRows] = await ctx.store.rows([
+    `SELECT rv, object FROM objects WHERE kind = 'ReplicaSet' ORDER BY rv`,
+    ownedGroupsSql(ctx.now().getTime()),
+    ORPHAN_GROUPS_SQL,
   ]);
-  if (rsRows.length === 0) return;
-  const sets = rsRows.map(objectOf);
-  const pods = podRows.map(toPodRow);
-  const now = ctx.now().getTime();
-  const byOwner = groupBy(pods, (p) => p.ownerUid);
-  const orphans = groupBy(pods, (p) => (p.ownerUid === null ? p.namespace : null));
-  const taken = new Set(pods.map((p) => `${p.namespace}/${p.name}`));
+  if (setRows.length === 0) return;
+  const owned = groupBy(ownedRows.map(toOwnedGroup), (g) => g.ownerUid);
+  const orphans = groupBy(orphanRows.map(toOrphanGroup), (g) => g.namespace);
+  const claimed = new Set<OrphanGroup>();
+  const budget = new Budget(ctx.opts.batchSize);
+  const taken = new Set<string>();
 
   const ops: WriteOp[] = [];
-  const change = new Map<string, (pod: KObject) => WriteOp | undefined>(); // pod uid -> how to change it
-  const after: ((full: Map<string, KObject>) => void)[] = [];
+  // Whole pods to read in round trip 2, each statement with what to write for the pods it returns.
+  const reads: { stmt: Statement; write: (pods: KObject[]) => WriteOp[] }[] = [];
 
-  for (const rs of sets) {
+  for (const rs of setRows.map(objectOf)) {
     const meta = rs.metadata!;
     const spec = (rs.spec ?? {}) as RSSpec;
-    const owned = byOwner.get(meta.uid!) ?? [];
-    const live = owned.filter((p) => !p.summary.deleting);
-    const active = live.filter((p) => !isTerminal(p));
+    const groups = owned.get(meta.uid!) ?? [];
 
-    const status = statusOf(rs, spec, active, now);
+    const status = statusOf(rs, spec, groups);
     if (JSON.stringify(status) !== JSON.stringify(rs.status ?? {})) {
       ops.push({ op: 'update', object: { ...rs, status }, rv: Number(meta.resourceVersion) });
     }
     if (meta.deletionTimestamp) continue;
 
     // Ownership first; replica counts are fixed on a later pass, once ownership has settled.
-    const release = live.filter((p) => !selectorMatches(spec.selector, p.summary.labels));
-    const adopt = (orphans.get(meta.namespace!) ?? []).filter((p) => !p.summary.deleting && !isTerminal(p) && selectorMatches(spec.selector, p.summary.labels));
+    const release = groups.filter((g) => !selectorMatches(spec.selector, g.labels));
+    const adopt = (orphans.get(meta.namespace!) ?? []).filter((g) => !claimed.has(g) && selectorMatches(spec.selector, g.labels));
     if (release.length || adopt.length) {
-      for (const p of release) {
-        change.set(p.uid, (pod) => {
-          const next = structuredClone(pod);
-          const refs = (next.metadata!.ownerReferences ?? []).filter((r) => r.uid !== meta.uid);
-          if (refs.length) next.metadata!.ownerReferences = refs;
-          else delete next.metadata!.ownerReferences;
-          return { op: 'update', object: next, rv: Number(pod.metadata!.resourceVersion) };
-        });
+      for (const g of release) {
+        const n = budget.take(g.live);
+        if (n) reads.push({ stmt: ownedPodsSql(g, n), write: (pods) => pods.map((p) => releaseOp(p, meta.uid!)) });
       }
-      for (const p of adopt) {
-        change.set(p.uid, (pod) => {
-          const next = structuredClone(pod);
-          next.metadata!.ownerReferences = [...(next.metadata!.ownerReferences ?? []), ownerRef(rs)];
-          return { op: 'update', object: next, rv: Number(pod.metadata!.resourceVersion) };
-        });
+      for (const g of adopt) {
+        claimed.add(g);
+        const n = budget.take(g.adoptable);
+        if (n) reads.push({ stmt: orphanPodsSql(g, n), write: (pods) => pods.map((p) => adoptOp(p, rs)) });
       }
       continue;
     }
 
-    const diff = active.length - (spec.replicas ?? 1);
-    if (diff < 0) {
-      let previous: string | undefined;
-      for (let i = 0; i < -diff; i++) {
-        const pod = newPod(ctx, rs, spec, taken);
-        ops.push({ op: 'create', object: pod, requireNamespace: true, guard: previous ? createdGuard(previous) : ownedPodCountGuard(meta.uid!, live.length) });
-        previous = pod.metadata!.uid;
-        ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${pod.metadata!.name}`, component: COMPONENT });
-      }
-    } else if (diff > 0) {
-      const victims = deletionOrder(active).slice(0, diff);
-      after.push((full) => {
-        let previous: string | undefined;
-        for (const v of victims) {
-          const pod = full.get(v.uid);
-          const op = pod && deleteOp(pod, ctx.now());
-          if (!op) continue;
-          ops.push({ ...op, guard: previous ? deletedGuard(previous) : ownedPodCountGuard(meta.uid!, live.length) });
-          previous = v.uid;
-          ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${v.name}`, component: COMPONENT });
-        }
-      });
-      for (const v of victims) change.set(v.uid, () => undefined);
-    }
+    const live = sum(groups, (g) => g.live);
+    const diff = sum(groups, (g) => g.active) - (spec.replicas ?? 1);
+    const n = budget.take(Math.min(Math.abs(diff), ctx.opts.replicaSetBurst));
+    if (n === 0) continue;
+    if (diff < 0) ops.push(...creations(ctx, rs, spec, n, live, taken));
+    else reads.push({ stmt: surplusPodsSql(meta.uid!, n), write: (pods) => deletions(ctx, rs, pods, live) });
   }
 
-  if (change.size > 0) {
-    const [full] = await ctx.store.query([
-      { sql: `SELECT rv, object FROM objects WHERE kind = 'Pod' AND uid IN (SELECT value FROM json_each(?))`, args: [JSON.stringify([...change.keys()])] },
-    ]);
-    const byUid = new Map(full.map((p) => [p.metadata!.uid!, p]));
-    for (const [uid, how] of change) {
-      const pod = byUid.get(uid);
-      const op = pod && how(pod);
-      if (op) ops.push(op);
-    }
-    for (const f of after) f(byUid);
+  if (reads.length > 0) {
+    const results = await ctx.store.query(reads.map((r) => r.stmt));
+    reads.forEach((r, i) => ops.push(...r.write(results[i])));
   }
   await ctx.commit(ops);
 }
