@@ -1,133 +1,136 @@
 import type { KObject } from '../kinds/types.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
-import { podRowsSql, toPodRow, type PodRow } from './pod-rows.js';
+import {
+  DIGEST_QUERIES,
+  ELIGIBLE_POD,
+  freshness,
+  MANAGED_BY,
+  SERVICE_NAME,
+  toEndpointsDigest,
+  toPodGroup,
+  toSliceDigest,
+  TRIGGER,
+  type EndpointsDigest,
+  type PodGroup,
+  type SliceDigest,
+} from './endpoints-digest.js';
+import { sliceEndpoints, slicePorts, sorted, subsets, type ServiceSpec } from './endpoints-output.js';
+import { groupBy, podRowsSql, toPodRow } from './pod-rows.js';
 
 // Endpoints and EndpointSlices, kept equal to the pods each Service's selector matches: ready pods as
 // addresses, unready ones as notReadyAddresses (ready=false in slices), with nodeName and targetRef,
-// target ports resolved by name or number. Round trips: one read, one write.
+// target ports resolved by name or number.
+//
+// Round trip 1 (all an idle pass does): every Service whole; for every Endpoints and managed slice its
+// key, rv, address count and pod digests; eligible pods grouped in SQL by (namespace, labels, named
+// ports) with counts and digests (endpoints-digest.ts). A Service is stale when its Endpoints or slice
+// is missing, lists other pods (or other ready pods) than its selector matches now, or is older than
+// the Service itself. Round trip 2, for a bounded batch of stale Services: their Endpoints and slices
+// whole and their selected pod rows (stale Services in order until their pods pass 10 x batchSize, and
+// at most batchSize / 2 Services, each reading and writing two objects; at least one). Round trip 3:
+// the writes, and deletions of Endpoints whose Service is gone and of duplicate slices.
+// Pod writes that change no address (annotations, ownerReferences) leave a Service fresh. A Service
+// edited without changing its addresses or ports (a label, its `port` alone) is recomputed every pass,
+// writing nothing, until its Endpoints next change; such Services are served after those with pod work.
 
-const MANAGED_BY = 'endpointslice-controller.k8s.io';
-const SERVICE_NAME = 'kubernetes.io/service-name';
-/** Marks Endpoints this controller keeps, so it may delete them when their Service goes. */
-const TRIGGER = 'endpoints.kubernetes.io/last-change-trigger-time';
-
-interface ServicePort {
-  name?: string;
-  port: number;
-  protocol?: string;
-  targetPort?: number | string;
-  appProtocol?: string;
+/** A Service whose Endpoints or slice needs recomputing. */
+interface Stale {
+  svc: KObject;
+  key: string;
+  ep?: EndpointsDigest;
+  slice?: SliceDigest;
+  /** Pod rows its recomputation reads. */
+  selected: number;
+  /** 0: the stored pods differ (a write follows); 1: only the Service is newer (maybe nothing to write). */
+  rank: number;
+  /** The older rv of its Endpoints and slice (0 when one is missing): the longest waiting go first. */
+  since: number;
 }
 
-interface ServiceSpec {
-  selector?: Record<string, string>;
-  ports?: ServicePort[];
-  publishNotReadyAddresses?: boolean;
-  type?: string;
-}
+const keyOf = (o: KObject) => `${o.metadata!.namespace}/${o.metadata!.name}`;
 
-function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-function targetPort(p: ServicePort, pod: PodRow): number | undefined {
-  const t = p.targetPort ?? p.port;
-  if (typeof t === 'number') return t;
-  if (/^\d+$/.test(t)) return Number(t);
-  return pod.summary.namedPorts[`${t}/${p.protocol ?? 'TCP'}`];
-}
-
-const address = (p: PodRow) => ({
-  ip: p.summary.podIP!,
-  ...(p.nodeName ? { nodeName: p.nodeName } : {}),
-  targetRef: { kind: 'Pod', namespace: p.namespace, name: p.name, uid: p.uid },
-});
-
-/** Endpoints subsets: pods grouped by the ports they resolve to, as the endpoints controller repacks them. */
-function subsets(spec: ServiceSpec, pods: PodRow[]): unknown[] {
-  const groups = new Map<string, { ports: unknown[]; addresses: unknown[]; notReadyAddresses: unknown[] }>();
-  for (const pod of pods) {
-    const ports = (spec.ports ?? []).flatMap((p) => {
-      const port = targetPort(p, pod);
-      return port === undefined ? [] : [{ ...(p.name ? { name: p.name } : {}), port, protocol: p.protocol ?? 'TCP', ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}) }];
-    });
-    if (ports.length === 0 && (spec.ports ?? []).length > 0) continue;
-    const key = JSON.stringify(ports);
-    const g = groups.get(key) ?? { ports, addresses: [], notReadyAddresses: [] };
-    groups.set(key, g);
-    (pod.summary.ready || spec.publishNotReadyAddresses ? g.addresses : g.notReadyAddresses).push(address(pod));
-  }
-  return [...groups.values()].map((g) => ({
-    ...(g.addresses.length ? { addresses: g.addresses } : {}),
-    ...(g.notReadyAddresses.length ? { notReadyAddresses: g.notReadyAddresses } : {}),
-    ...(g.ports.length ? { ports: g.ports } : {}),
-  }));
-}
-
-function sliceEndpoints(spec: ServiceSpec, pods: PodRow[]) {
-  return pods.map((p) => ({
-    addresses: [p.summary.podIP!],
-    conditions: { ready: p.summary.ready || !!spec.publishNotReadyAddresses, serving: p.summary.ready, terminating: false },
-    ...(p.nodeName ? { nodeName: p.nodeName } : {}),
-    targetRef: { kind: 'Pod', namespace: p.namespace, name: p.name, uid: p.uid },
-  }));
-}
-
-function slicePorts(spec: ServiceSpec, pods: PodRow[]) {
-  return (spec.ports ?? []).map((p) => ({
-    name: p.name ?? '',
-    port: pods.length ? targetPort(p, pods[0]) ?? null : null,
-    protocol: p.protocol ?? 'TCP',
-  }));
-}
-
-const sorted = (pods: PodRow[]) => [...pods].sort((a, b) => (a.summary.podIP ?? '').localeCompare(b.summary.podIP ?? '') || a.name.localeCompare(b.name));
-
-export async function endpoints(ctx: PassContext): Promise<void> {
-  const [serviceRows, endpointRows, sliceRows, podRows] = await ctx.store.rows([
-    `SELECT rv, object FROM objects WHERE kind = 'Service'`,
-    `SELECT rv, object FROM objects WHERE kind = 'Endpoints'`,
-    `SELECT rv, object FROM objects WHERE kind = 'EndpointSlice' AND json_extract(object, '$.metadata.labels."endpointslice.kubernetes.io/managed-by"') = '${MANAGED_BY}'`,
-    podRowsSql(`namespace IN (SELECT namespace FROM objects WHERE kind = 'Service') AND json_extract(summary, '$.podIP') IS NOT NULL AND json_extract(summary, '$.deleting') = 0`),
-  ]);
-  const key = (o: KObject) => `${o.metadata!.namespace}/${o.metadata!.name}`;
-  const services = serviceRows.map(objectOf);
-  const serviceKeys = new Set(services.map(key));
-  const existing = new Map(endpointRows.map(objectOf).map((e) => [key(e), e]));
-  // One slice per Service is kept; any other (left by racing passes before slices had stable names) goes.
-  const slices = new Map<string, KObject>();
-  const extraSlices: KObject[] = [];
-  for (const s of sliceRows.map(objectOf)) {
-    const k = `${s.metadata!.namespace}/${s.metadata!.labels?.[SERVICE_NAME]}`;
-    if (slices.has(k)) extraSlices.push(s);
-    else slices.set(k, s);
-  }
-  const pods = podRows.map(toPodRow).filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed');
-  // Pods by namespace and one label, so each Service looks only at pods that carry its first selector label.
-  const podsByLabel = new Map<string, PodRow[]>();
-  for (const p of pods) {
-    for (const [k, v] of Object.entries(p.summary.labels)) {
-      const key = `${p.namespace}\n${k}=${v}`;
-      const list = podsByLabel.get(key);
-      if (list) list.push(p);
-      else podsByLabel.set(key, [p]);
-    }
-  }
-  const stamp = ctx.timestamp();
-  const ops: WriteOp[] = [];
-  const live = new Set<string>();
-
+/** Stale Services, most certain work first, then the longest waiting (a rewritten one moves to the back). */
+function staleServices(services: KObject[], eps: Map<string, EndpointsDigest>, slices: Map<string, SliceDigest>, groups: Map<string, PodGroup[]>): Stale[] {
+  const stale: Stale[] = [];
   for (const svc of services) {
     const spec = (svc.spec ?? {}) as ServiceSpec;
     if (!spec.selector || spec.type === 'ExternalName' || svc.metadata!.deletionTimestamp) continue;
-    const k = key(svc);
-    live.add(k);
-    const [first] = Object.entries(spec.selector);
-    const candidates = first
-      ? podsByLabel.get(`${svc.metadata!.namespace}\n${first[0]}=${first[1]}`) ?? []
-      : pods.filter((p) => p.namespace === svc.metadata!.namespace); // an empty selector selects every pod
-    const selected = sorted(candidates.filter((p) => matches(spec.selector!, p.summary.labels)));
+    const key = keyOf(svc);
+    const [ep, slice] = [eps.get(key), slices.get(key)];
+    const { selected, contentFresh } = freshness(spec, groups.get(svc.metadata!.namespace!) ?? [], ep, slice);
+    const since = Math.min(ep?.rv ?? 0, slice?.rv ?? 0);
+    if (contentFresh && Number(svc.metadata!.resourceVersion) < since) continue;
+    stale.push({ svc, key, ep, slice, selected, rank: contentFresh ? 1 : 0, since });
+  }
+  return stale.sort((a, b) => a.rank - b.rank || a.since - b.since || a.key.localeCompare(b.key));
+}
+
+/** The first stale Services whose pods fit in `podBudget` rows, at most `count` of them, at least one. */
+function batch(stale: Stale[], podBudget: number, count: number): Stale[] {
+  const taken: Stale[] = [];
+  let pods = 0;
+  for (const s of stale) {
+    if (taken.length >= count || (taken.length > 0 && pods + s.selected > podBudget)) break;
+    taken.push(s);
+    pods += s.selected;
+  }
+  return taken;
+}
+
+/** SELECT of the objects of `kind` named by [namespace, name] pairs, in one statement. */
+const byKeys = (kind: string, keys: [string, string][]) => ({
+  sql: 'SELECT o.rv, o.object FROM json_each(?) k JOIN objects o ON o.kind = ? AND o.namespace = k.value ->> 0 AND o.name = k.value ->> 1',
+  args: [JSON.stringify(keys), kind],
+});
+
+/** SELECT of the eligible pods a Service's selector matches (label keys quoted in the JSON path). */
+function selectedPods(svc: KObject) {
+  const selector = Object.entries((svc.spec as ServiceSpec).selector ?? {});
+  const where = [`namespace = ?`, ELIGIBLE_POD, ...selector.map(() => 'summary ->> ? = ?')].join(' AND ');
+  return { sql: podRowsSql(where), args: [svc.metadata!.namespace!, ...selector.flatMap(([k, v]) => [`$.labels."${k}"`, v])] };
+}
+
+export async function endpoints(ctx: PassContext): Promise<void> {
+  const [serviceRows, endpointRows, sliceRows, groupRows] = await ctx.store.rows([`SELECT rv, object FROM objects WHERE kind = 'Service'`, ...DIGEST_QUERIES]);
+  const services = serviceRows.map(objectOf);
+  const serviceKeys = new Set(services.map(keyOf));
+  const eps = new Map(endpointRows.map(toEndpointsDigest).map((e) => [`${e.namespace}/${e.name}`, e]));
+  // One slice per Service is kept; any other (left by racing passes before slices had stable names) goes.
+  const slices = new Map<string, SliceDigest>();
+  const extraSlices: SliceDigest[] = [];
+  for (const s of sliceRows.map(toSliceDigest)) {
+    const k = `${s.namespace}/${s.service}`;
+    if (slices.has(k)) extraSlices.push(s);
+    else slices.set(k, s);
+  }
+  const groups = groupBy(groupRows.map(toPodGroup), (g) => g.namespace);
+
+  const { batchSize } = ctx.opts;
+  const deletions: WriteOp[] = [
+    ...extraSlices.map((s): WriteOp => ({ op: 'delete', kind: 'EndpointSlice', namespace: s.namespace, name: s.name, rv: s.rv })),
+    // Endpoints this controller made for Services that are gone (slices go by garbage collection).
+    ...[...eps].filter(([k, e]) => e.managed && !serviceKeys.has(k)).map(([, e]): WriteOp => ({ op: 'delete', kind: 'Endpoints', namespace: e.namespace, name: e.name, rv: e.rv })),
+  ].slice(0, batchSize);
+  // Each Service reads and writes up to two objects (its Endpoints and its slice).
+  const serviceBudget = deletions.length >= batchSize ? 0 : Math.max(1, Math.floor((batchSize - deletions.length) / 2));
+  const work = batch(staleServices(services, eps, slices, groups), 10 * batchSize, serviceBudget);
+  if (work.length === 0) {
+    await ctx.commit(deletions);
+    return;
+  }
+
+  const epKeys = work.filter((s) => s.ep).map((s): [string, string] => [s.ep!.namespace, s.ep!.name]);
+  const sliceKeys = work.filter((s) => s.slice).map((s): [string, string] => [s.slice!.namespace, s.slice!.name]);
+  const [epObjects, sliceObjects, ...podSets] = await ctx.store.rows([byKeys('Endpoints', epKeys), byKeys('EndpointSlice', sliceKeys), ...work.map((s) => selectedPods(s.svc))]);
+  const existing = new Map(epObjects.map(objectOf).map((e) => [keyOf(e), e]));
+  const storedSlices = new Map(sliceObjects.map(objectOf).map((s) => [`${s.metadata!.namespace}/${s.metadata!.labels?.[SERVICE_NAME]}`, s]));
+
+  const stamp = ctx.timestamp();
+  const ops: WriteOp[] = [...deletions];
+  work.forEach(({ svc, key: k }, i) => {
+    const spec = (svc.spec ?? {}) as ServiceSpec;
+    const selected = sorted(podSets[i].map(toPodRow));
 
     const ep = existing.get(k);
     const wantSubsets = subsets(spec, selected);
@@ -139,7 +142,7 @@ export async function endpoints(ctx: PassContext): Promise<void> {
       else ops.push({ op: 'create', object: { ...object, metadata: { ...metadata, uid: crypto.randomUUID(), creationTimestamp: stamp } }, requireNamespace: true });
     }
 
-    const slice = slices.get(k);
+    const slice = storedSlices.get(k);
     const want = { addressType: 'IPv4', endpoints: sliceEndpoints(spec, selected), ports: slicePorts(spec, selected) };
     if (!slice || JSON.stringify([slice.endpoints ?? [], slice.ports ?? []]) !== JSON.stringify([want.endpoints, want.ports])) {
       const metadata = slice?.metadata ?? {
@@ -156,15 +159,6 @@ export async function endpoints(ctx: PassContext): Promise<void> {
       if (slice) ops.push({ op: 'update', object, rv: Number(slice.metadata!.resourceVersion) });
       else ops.push({ op: 'create', object, requireNamespace: true });
     }
-  }
-  for (const s of extraSlices) {
-    ops.push({ op: 'delete', kind: 'EndpointSlice', namespace: s.metadata!.namespace!, name: s.metadata!.name!, rv: Number(s.metadata!.resourceVersion) });
-  }
-  // Endpoints this controller made for Services that are gone (slices go by garbage collection).
-  for (const [k, ep] of existing) {
-    if (!live.has(k) && ep.metadata?.annotations?.[TRIGGER] && !serviceKeys.has(k)) {
-      ops.push({ op: 'delete', kind: 'Endpoints', namespace: ep.metadata!.namespace!, name: ep.metadata!.name!, rv: Number(ep.metadata!.resourceVersion) });
-    }
-  }
+  });
   await ctx.commit(ops);
 }
