@@ -1,47 +1,29 @@
 import type { KObject } from '../kinds/types.js';
 import type { WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
-import { isTerminal, nodeBindingGuard, podRowsSql, toPodRow } from './pod-rows.js';
-import { nodeState, pendingPod, placePod, queueOrder, type PendingPod, type PlacedPod } from './scheduling.js';
+import { nodeBindingGuard } from './pod-rows.js';
+import { clusterReads, clusterView, pendingBatch, SCHEDULER_NAME } from './scheduler-reads.js';
+import { pendingPod, placementKey, placePod, queueOrder, type Placement, type PendingPod, type PlacedPod } from './scheduling.js';
 
-// The scheduler (kube-scheduler's default-scheduler): binds every pending pod it can in one pass,
-// in priority order, each decision seeing the pods bound before it. One read round trip for the
-// pending pods; when there are some, one more (nodes, bound pods, the last FailedScheduling events)
-// and one write round trip.
+// The scheduler (kube-scheduler's default-scheduler): binds pending pods in bounded batches, in
+// priority order, each decision seeing the pods bound before it. Reads (scheduler-reads.ts):
+//   1. at most batchSize pending pods, whole, in queue order (idle: this one read, returning nothing);
+//   2. when some are pending: every Node as a slim projection, and per node aggregates of its pods
+//      (pod count; per priority summed requests and host ports; counts of the pods the batch's
+//      spreading looks at), plus the batch's FailedScheduling events;
+//   3. one write round trip: the bindings, conditions and events.
+// Pods beyond the batch wait for the next pass, which follows at once when this one wrote.
 // A binding is conditional on the pod's resourceVersion, on the node still holding as many pods as
 // it held when read, and on the node still having room for the pod, so racing passes never
 // over-commit a node, whether they read the same snapshot or not.
 
-const COMPONENT = 'default-scheduler';
+const COMPONENT = SCHEDULER_NAME;
 /**
  * kube-scheduler retries an unschedulable pod at least this often (podMaxInUnschedulablePodsDuration)
  * and records FailedScheduling each time; a pod whose reason has not changed gets its event counted
  * again this often, so `kubectl describe` keeps showing it while the pod itself is left unwritten.
  */
 const UNSCHEDULABLE_RETRY_MS = 5 * 60_000;
-
-/** Pods waiting for this scheduler (`p` is the table alias). Pods with a nodeName are bound already. */
-const pending = (p: string) => `${p}.kind = 'Pod' AND (${p}.node_name IS NULL OR ${p}.node_name = '')
-  AND json_extract(${p}.object, '$.metadata.deletionTimestamp') IS NULL
-  AND (${p}.phase IS NULL OR ${p}.phase NOT IN ('Succeeded', 'Failed'))
-  AND COALESCE(NULLIF(json_extract(${p}.object, '$.spec.schedulerName'), ''), '${COMPONENT}') = '${COMPONENT}'
-  AND COALESCE(json_array_length(${p}.object, '$.spec.schedulingGates'), 0) = 0`;
-
-const PENDING = `SELECT p.rv, p.object FROM objects p WHERE ${pending('p')}`;
-
-/** What placing the pending pods needs: nodes, what is bound to them, and the pods' last events. */
-const CLUSTER = [
-  "SELECT rv, object FROM objects WHERE kind = 'Node'",
-  podRowsSql("node_name IS NOT NULL AND node_name != ''"),
-  // Priorities of bound pods (PodRow has none); pods without one are priority 0.
-  `SELECT uid, json_extract(object, '$.spec.priority') AS priority FROM objects
-    WHERE kind = 'Pod' AND node_name IS NOT NULL AND COALESCE(json_extract(object, '$.spec.priority'), 0) != 0`,
-  // Events are named "<pod>.<hash>": a key range finds a pending pod's events.
-  `SELECT p.uid AS uid, json_extract(e.object, '$.message') AS message, json_extract(e.object, '$.lastTimestamp') AS last
-    FROM objects p JOIN objects e ON e.kind = 'Event' AND e.namespace = p.namespace AND e.name > p.name || '.' AND e.name < p.name || '/'
-    WHERE ${pending('p')} AND json_extract(e.object, '$.reason') = 'FailedScheduling'
-      AND json_extract(e.object, '$.involvedObject.uid') = p.uid`,
-];
 
 interface PodCondition {
   type: string;
@@ -77,51 +59,34 @@ function bound(pod: KObject, node: string, now: string): KObject {
 }
 
 export async function scheduler(ctx: PassContext): Promise<void> {
-  // With nothing pending (the usual case) a pass reads no nodes and no bound pods.
-  const [pendingRows] = await ctx.store.rows([PENDING]);
+  const [pendingRows] = await ctx.store.rows([pendingBatch(ctx.opts.batchSize)]);
   if (pendingRows.length === 0) return;
-  const [nodeRows, boundRows, priorityRows, eventRows] = await ctx.store.rows(CLUSTER);
-  const now = ctx.timestamp();
-  const nodes = nodeRows.map((r) => nodeState(objectOf(r))).sort((a, b) => (a.name < b.name ? -1 : 1));
-  const byName = new Map(nodes.map((n) => [n.name, n]));
-  const priorities = new Map(priorityRows.map((r) => [String(r.uid), Number(r.priority)]));
-  for (const row of boundRows.map(toPodRow)) {
-    byName.get(row.nodeName!)?.add({
-      namespace: row.namespace,
-      labels: row.summary.labels,
-      ownerUid: row.ownerUid,
-      requests: row.summary.requests,
-      hostPorts: row.summary.hostPorts,
-      priority: priorities.get(row.uid) ?? 0,
-      terminal: isTerminal(row),
-      deleting: row.summary.deleting,
-    });
-  }
-  // When each pod's FailedScheduling event with a given message was last counted.
-  const lastEvent = new Map<string, number>();
-  for (const e of eventRows) {
-    const key = `${e.uid}/${e.message}`;
-    lastEvent.set(key, Math.max(lastEvent.get(key) ?? 0, Date.parse(String(e.last))));
-  }
-
   const queue: { obj: KObject; pod: PendingPod }[] = pendingRows.map((r) => {
     const obj = objectOf(r);
     return { obj, pod: pendingPod(obj) };
   });
   queue.sort((a, b) => queueOrder(a.pod, b.pod));
+  const { nodes, lastEvent } = clusterView(await ctx.store.rows(clusterReads(queue.map((q) => q.pod))));
+  const now = ctx.timestamp();
 
   const ops: WriteOp[] = [];
   const cursor = { start: 0 };
+  // Why pods found no node, by placementKey, since the last binding: a ReplicaSet's pods that do not
+  // fit are decided once, not each over every node (and again for the preemption diagnosis).
+  const unplaced = new Map<string, Placement>();
   for (const { obj, pod } of queue) {
     const rv = Number(obj.metadata!.resourceVersion);
-    const placement = placePod(pod, nodes, cursor);
+    const key = placementKey(pod);
+    const placement = unplaced.get(key) ?? placePod(pod, nodes, cursor);
     if ('node' in placement) {
+      unplaced.clear();
       const node = placement.node;
-      ops.push({ op: 'update', object: bound(obj, node.name, now), rv, guard: nodeBindingGuard(node.name, node.pods.length, pod.requests, node.allocatable) });
+      ops.push({ op: 'update', object: bound(obj, node.name, now), rv, guard: nodeBindingGuard(node.name, node.podCount, pod.requests, node.allocatable) });
       node.add(pod satisfies PlacedPod);
       ctx.event({ involved: obj, type: 'Normal', reason: 'Scheduled', message: `Successfully assigned ${pod.namespace}/${pod.name} to ${node.name}`, component: COMPONENT });
       continue;
     }
+    unplaced.set(key, placement);
     const { message } = placement;
     const updated = withScheduledCondition(obj, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }, now);
     if (updated) ops.push({ op: 'update', object: updated, rv });

@@ -1,5 +1,6 @@
 // The scheduler's decisions, as kube-scheduler's default profile makes them, over an in-memory
-// picture of the nodes. Pure: no store, no clock. Filters run in kube-scheduler's order and a node
+// picture of the nodes built from aggregates (per node and priority), never from a list of every
+// bound pod. Pure: no store, no clock. Filters run in kube-scheduler's order and a node
 // is rejected by the first that fails: NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts,
 // NodeResourcesFit, PodTopologySpread. Scores (weights as kube-scheduler's): TaintToleration 3,
 // NodeAffinity 2, NodeResourcesFit (LeastAllocated) 1, PodTopologySpread 2. Messages are
@@ -137,6 +138,14 @@ export function pendingPod(pod: KObject): PendingPod {
   };
 }
 
+/**
+ * What placing a pod depends on: all of it but its name, uid and age. Pods alike (a ReplicaSet's)
+ * that found no node find none again until a binding changes the nodes.
+ */
+export function placementKey(pod: PendingPod): string {
+  return JSON.stringify({ ...pod, name: undefined, uid: undefined, created: undefined });
+}
+
 /** Kubernetes' priority queue order: higher priority first, then older first (then by key, to be deterministic). */
 export function queueOrder(a: PendingPod, b: PendingPod): number {
   return b.priority - a.priority || compare(a.created, b.created) || compare(a.namespace, b.namespace) || compare(a.name, b.name);
@@ -146,17 +155,60 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A node and what is placed on it, updated as the pass binds pods so each decision sees the ones before. */
+/** What the active (not Succeeded or Failed) pods of one priority weigh on a node, summed. */
+export interface Usage {
+  priority: number;
+  /** Summed effective requests; `pods` is how many pods. */
+  requests: Record<string, number>;
+  /** cpu and memory, counting pods that request none at kube-scheduler's defaults (for scoring). */
+  nonZeroCpu: number;
+  nonZeroMemory: number;
+  /** Host ports in use, as the pod summary has them. */
+  hostPorts: string[];
+}
+
+/**
+ * The usage of active pods summed by the store: their summed requests (`pods` is their number), and
+ * how many of them request a positive amount of each resource (the others count at the defaults).
+ */
+export function summedUsage(priority: number, requests: Record<string, number>, requesting: Record<string, number>): Usage {
+  const pods = requests.pods ?? 0;
+  return {
+    priority,
+    requests,
+    nonZeroCpu: (requests.cpu ?? 0) + DEFAULT_MILLI_CPU_REQUEST * (pods - (requesting.cpu ?? 0)),
+    nonZeroMemory: (requests.memory ?? 0) + DEFAULT_MEMORY_REQUEST * (pods - (requesting.memory ?? 0)),
+    hostPorts: [],
+  };
+}
+
+/** Active pods not being deleted that look alike to topology spreading, counted. */
+export interface PodGroup {
+  priority: number;
+  namespace: string;
+  ownerUid: string | null;
+  /** Their labels; read from the store, only those the pass's spread selectors look at. */
+  labels: Record<string, string>;
+  /** The labels as JSON, so a selector is matched once per label set, not once per group. */
+  labelsKey: string;
+  count: number;
+}
+
+/**
+ * A node and what is placed on it, as aggregates (a pass reads sums per node, not pods), updated as
+ * the pass binds pods so each decision sees the ones before. Kept per priority so preemption can
+ * take away the lower ones.
+ */
 export class NodeState {
   /** Every pod bound to the node, in any phase (what nodePodCountGuard counts). */
-  readonly pods: PlacedPod[] = [];
-  /** Sum of the requests of the non-terminal pods. */
+  podCount = 0;
+  /** Sum of the requests of the active pods. */
   readonly requested: Record<string, number> = {};
-  /** cpu and memory requested, counting containers that request none at kube-scheduler's defaults (for scoring). */
   nonZeroCpu = 0;
   nonZeroMemory = 0;
-  /** Pods per controller owner, not terminal nor being deleted (default spreading). */
-  readonly ownerCounts = new Map<string, number>();
+  readonly hostPorts: string[] = [];
+  readonly usage: Usage[] = [];
+  readonly groups: PodGroup[] = [];
 
   constructor(
     readonly name: string,
@@ -166,24 +218,40 @@ export class NodeState {
     readonly allocatable: Record<string, number>,
   ) {}
 
+  /** One pod placed on the node. */
   add(p: PlacedPod): void {
-    this.pods.push(p);
+    this.podCount++;
     if (p.terminal) return;
-    for (const [k, v] of Object.entries(p.requests)) this.requested[k] = (this.requested[k] ?? 0) + v;
-    this.nonZeroCpu += p.requests.cpu || DEFAULT_MILLI_CPU_REQUEST;
-    this.nonZeroMemory += p.requests.memory || DEFAULT_MEMORY_REQUEST;
-    if (p.ownerUid && !p.deleting) this.ownerCounts.set(p.ownerUid, (this.ownerCounts.get(p.ownerUid) ?? 0) + 1);
+    const { priority, requests, hostPorts } = p;
+    this.addUsage({ priority, requests, hostPorts, nonZeroCpu: requests.cpu || DEFAULT_MILLI_CPU_REQUEST, nonZeroMemory: requests.memory || DEFAULT_MEMORY_REQUEST });
+    if (!p.deleting) this.groups.push({ priority, namespace: p.namespace, ownerUid: p.ownerUid, labels: p.labels, labelsKey: JSON.stringify(p.labels), count: 1 });
   }
 
-  /** Pods that hold resources: bound and not Succeeded or Failed. */
-  active(): PlacedPod[] {
-    return this.pods.filter((p) => !p.terminal);
+  addUsage(u: Usage): void {
+    this.usage.push(u);
+    for (const k in u.requests) this.requested[k] = (this.requested[k] ?? 0) + u.requests[k];
+    this.nonZeroCpu += u.nonZeroCpu;
+    this.nonZeroMemory += u.nonZeroMemory;
+    for (const port of u.hostPorts) this.hostPorts.push(port);
   }
 
-  /** The same node with some pods gone (to see whether preempting them would help). */
-  without(gone: Set<PlacedPod>): NodeState {
+  /** How many of the node's active pods, not being deleted, `matches` picks. */
+  count(matches: (g: PodGroup) => boolean): number {
+    let n = 0;
+    for (const g of this.groups) if (matches(g)) n += g.count;
+    return n;
+  }
+
+  /** Whether the node holds active pods of lower priority (victims preemption could take). */
+  hasBelow(priority: number): boolean {
+    return this.usage.some((u) => u.priority < priority);
+  }
+
+  /** The same node without its active pods of lower priority (to see whether preempting them would help). */
+  withoutBelow(priority: number): NodeState {
     const next = new NodeState(this.name, this.labels, this.taints, this.unschedulable, this.allocatable);
-    for (const p of this.pods) if (!gone.has(p)) next.add(p);
+    for (const u of this.usage) if (u.priority >= priority) next.addUsage(u);
+    for (const g of this.groups) if (g.priority >= priority) next.groups.push(g);
     return next;
   }
 }
@@ -305,18 +373,41 @@ interface Spread {
   maxSkew: number;
   topologyKey: string;
   minDomains: number;
-  /** Whether a placed pod counts for this constraint (same namespace, selected, not being deleted). */
-  counts: (p: PlacedPod) => boolean;
+  /** Whether placed pods count for this constraint (same namespace, selected). */
+  counts: (g: PodGroup) => boolean;
   selfMatch: boolean;
   honourAffinity: boolean;
   honourTaints: boolean;
 }
 
+/** Whether kube-scheduler's system default constraints apply: pods of ReplicaSets and the like, spread among their siblings. */
+const spreadsByOwner = (pod: PendingPod) => pod.spreadConstraints.length === 0 && !!pod.ownerUid && SPREAD_BY_DEFAULT.has(pod.ownerKind ?? '');
+
+/**
+ * What spreading these pods needs to know of the pods already placed: counts of the owners' pods
+ * (default spreading), and of the pods in the namespaces with explicit constraints, by the label
+ * keys those constraints' selectors look at.
+ */
+export function spreadNeeds(pods: PendingPod[]): { owners: string[]; namespaces: string[]; labelKeys: string[] } {
+  const owners = new Set<string>();
+  const namespaces = new Set<string>();
+  const labelKeys = new Set<string>();
+  for (const pod of pods) {
+    if (spreadsByOwner(pod)) owners.add(pod.ownerUid!);
+    if (pod.spreadConstraints.length) namespaces.add(pod.namespace);
+    for (const c of pod.spreadConstraints) {
+      for (const k of Object.keys(c.labelSelector?.matchLabels ?? {})) labelKeys.add(k);
+      for (const e of c.labelSelector?.matchExpressions ?? []) labelKeys.add(e.key);
+      for (const k of c.matchLabelKeys ?? []) labelKeys.add(k);
+    }
+  }
+  return { owners: [...owners], namespaces: [...namespaces], labelKeys: [...labelKeys] };
+}
+
 function spreadConstraints(pod: PendingPod, when: 'DoNotSchedule' | 'ScheduleAnyway'): Spread[] {
   if (pod.spreadConstraints.length === 0) {
-    // kube-scheduler's system default constraints, for pods of ReplicaSets and the like, selecting their siblings.
-    if (when !== 'ScheduleAnyway' || !pod.ownerUid || !SPREAD_BY_DEFAULT.has(pod.ownerKind ?? '')) return [];
-    const counts = (p: PlacedPod) => p.ownerUid === pod.ownerUid && p.namespace === pod.namespace && !p.deleting;
+    if (when !== 'ScheduleAnyway' || !spreadsByOwner(pod)) return [];
+    const counts = (g: PodGroup) => g.ownerUid === pod.ownerUid && g.namespace === pod.namespace;
     const base = { minDomains: 1, counts, selfMatch: true, honourAffinity: true, honourTaints: false };
     return [
       { ...base, maxSkew: 3, topologyKey: LABEL_HOSTNAME },
@@ -329,11 +420,17 @@ function spreadConstraints(pod: PendingPod, when: 'DoNotSchedule' | 'ScheduleAny
       // matchLabelKeys add "key In (the pod's value)" for keys the pod carries.
       const extra = (c.matchLabelKeys ?? []).filter((k) => k in pod.labels).map((k) => ({ key: k, operator: 'In', values: [pod.labels[k]] }));
       const selector = c.labelSelector && { ...c.labelSelector, matchExpressions: [...(c.labelSelector.matchExpressions ?? []), ...extra] };
+      const selected = new Map<string, boolean>();
+      const selects = (g: PodGroup) => {
+        let yes = selected.get(g.labelsKey);
+        if (yes === undefined) selected.set(g.labelsKey, (yes = selectorMatches(selector, g.labels)));
+        return yes;
+      };
       return {
         maxSkew: c.maxSkew,
         topologyKey: c.topologyKey,
         minDomains: c.minDomains ?? 1,
-        counts: (p: PlacedPod) => p.namespace === pod.namespace && !p.deleting && selectorMatches(selector, p.labels),
+        counts: (g: PodGroup) => g.namespace === pod.namespace && selects(g),
         selfMatch: selectorMatches(selector, pod.labels),
         honourAffinity: (c.nodeAffinityPolicy ?? 'Honor') === 'Honor',
         honourTaints: c.nodeTaintsPolicy === 'Honor',
@@ -347,7 +444,7 @@ function includesNode(c: Spread, pod: PendingPod, node: NodeState): boolean {
 }
 
 const hasKeys = (node: NodeState, cs: Spread[]) => cs.every((c) => c.topologyKey in node.labels);
-const matching = (node: NodeState, c: Spread) => node.active().filter(c.counts).length;
+const matching = (node: NodeState, c: Spread) => node.count(c.counts);
 
 interface SpreadFilter {
   constraint: Spread;
@@ -358,6 +455,7 @@ interface SpreadFilter {
 /** PreFilter: matching pods per topology domain, over the nodes the constraints take in. */
 function spreadFilter(pod: PendingPod, nodes: NodeState[]): SpreadFilter[] {
   const cs = spreadConstraints(pod, 'DoNotSchedule');
+  if (cs.length === 0) return [];
   const state = cs.map((constraint) => ({ constraint, perDomain: new Map<string, number>(), min: 0 }));
   for (const node of nodes) {
     if (!hasKeys(node, cs)) continue;
@@ -367,8 +465,28 @@ function spreadFilter(pod: PendingPod, nodes: NodeState[]): SpreadFilter[] {
       s.perDomain.set(domain, (s.perDomain.get(domain) ?? 0) + matching(node, s.constraint));
     }
   }
-  for (const s of state) s.min = s.perDomain.size < s.constraint.minDomains || s.perDomain.size === 0 ? 0 : Math.min(...s.perDomain.values());
+  for (const s of state) {
+    if (s.perDomain.size < s.constraint.minDomains) continue;
+    s.min = Infinity;
+    for (const n of s.perDomain.values()) s.min = Math.min(s.min, n);
+    if (s.min === Infinity) s.min = 0;
+  }
   return state;
+}
+
+/**
+ * The spread state as `node` sees it once `freed` (the node with pods taken away) replaces it. Only
+ * the node's own domain loses pods, so only its count and the minimum change: no pass over the nodes.
+ */
+function spreadWithout(spread: SpreadFilter[], pod: PendingPod, node: NodeState, freed: NodeState): SpreadFilter[] {
+  if (!hasKeys(node, spread.map((s) => s.constraint))) return spread;
+  return spread.map((s) => {
+    if (!includesNode(s.constraint, pod, node)) return s;
+    const domain = node.labels[s.constraint.topologyKey];
+    const count = s.perDomain.get(domain)! - matching(node, s.constraint) + matching(freed, s.constraint);
+    const min = s.perDomain.size < s.constraint.minDomains ? 0 : Math.min(s.min, count);
+    return { constraint: s.constraint, perDomain: new Map([[domain, count]]), min };
+  });
 }
 
 // ---- filters
@@ -399,7 +517,7 @@ function filterWith(pod: PendingPod, node: NodeState, spread: SpreadFilter[]): R
   if (taint) return { reasons: [untoleratedTaintReason(taint)], resolvable: false };
   if (!matchesNodeAffinity(pod, node)) return { reasons: [REASON.affinity], resolvable: false };
   // Only a pod asking for host ports can conflict; most ask for none, so skip gathering the node's.
-  if (pod.hostPorts.length && portsConflict(pod.hostPorts, node.active().flatMap((p) => p.hostPorts))) return { reasons: [REASON.ports], resolvable: true };
+  if (pod.hostPorts.length && portsConflict(pod.hostPorts, node.hostPorts)) return { reasons: [REASON.ports], resolvable: true };
   const short = fitsResources(pod, node);
   if (short.length) return { reasons: short, resolvable: true };
   for (const s of spread) {
@@ -454,13 +572,18 @@ function spreadScores(pod: PendingPod, feasible: NodeState[], nodes: NodeState[]
       if (c.topologyKey !== LABEL_HOSTNAME && c.topologyKey in n.labels) perDomain[i].set(n.labels[c.topologyKey], 0);
     });
   }
-  for (const n of nodes) {
-    if (requireAll && !hasKeys(n, cs)) continue;
-    cs.forEach((c, i) => {
-      const domain = n.labels[c.topologyKey];
-      if (c.topologyKey === LABEL_HOSTNAME || !perDomain[i].has(domain) || !includesNode(c, pod, n)) return;
-      perDomain[i].set(domain, perDomain[i].get(domain)! + matching(n, c));
-    });
+  // Only domains other than hostname (zones) count pods on every node; without any, skip that pass.
+  if (perDomain.some((d) => d.size > 0)) {
+    // Plain loops: this runs for every node, for every pod of the batch.
+    for (const n of nodes) {
+      if (requireAll && !hasKeys(n, cs)) continue;
+      for (let i = 0; i < cs.length; i++) {
+        const c = cs[i];
+        const domain = n.labels[c.topologyKey];
+        const sum = c.topologyKey === LABEL_HOSTNAME ? undefined : perDomain[i].get(domain);
+        if (sum !== undefined && includesNode(c, pod, n)) perDomain[i].set(domain, sum + matching(n, c));
+      }
+    }
   }
   const weights = cs.map((c, i) => Math.log((c.topologyKey === LABEL_HOSTNAME ? feasible.length - ignored.size : perDomain[i].size) + 2));
   const raw = feasible.map((n) => {
@@ -486,7 +609,7 @@ function spreadScores(pod: PendingPod, feasible: NodeState[], nodes: NodeState[]
 
 /** Matching pods on one node; for the default (owner) constraint, kept counted on the node. */
 function hostnameCount(pod: PendingPod, node: NodeState, c: Spread): number {
-  return pod.spreadConstraints.length === 0 ? (node.ownerCounts.get(pod.ownerUid!) ?? 0) : matching(node, c);
+  return pod.spreadConstraints.length === 0 ? node.count((g) => g.ownerUid === pod.ownerUid) : matching(node, c);
 }
 
 /** Every feasible node's total score, in the order given. */
@@ -520,22 +643,20 @@ export function fitMessage(nodeCount: number, rejections: Rejection[]): string {
  * kube-scheduler's: nodes rejected for good are not helped, nodes with no lower-priority pods have no
  * victims, and others say why the pod would still not fit without those pods.
  */
-function preemptionMessage(pod: PendingPod, nodes: NodeState[], rejections: Map<NodeState, Rejection>): string {
+function preemptionMessage(pod: PendingPod, nodes: NodeState[], rejections: Map<NodeState, Rejection>, spread: SpreadFilter[]): string {
   if (pod.preemptionPolicy === 'Never') return 'not eligible due to preemptionPolicy=Never.';
   const outcome = nodes.map((node): Rejection => {
     const rejected = rejections.get(node)!;
     if (!rejected.resolvable) return { reasons: [REASON.preemptionNotHelpful], resolvable: false };
-    const victims = new Set(node.active().filter((p) => p.priority < pod.priority));
-    if (victims.size === 0) return { reasons: [REASON.noVictims], resolvable: false };
-    const freed = node.without(victims);
-    return filterNode(pod, freed, nodes.map((n) => (n === node ? freed : n))) ?? rejected;
+    if (!node.hasBelow(pod.priority)) return { reasons: [REASON.noVictims], resolvable: false };
+    const freed = node.withoutBelow(pod.priority);
+    return filterWith(pod, freed, spreadWithout(spread, pod, node, freed)) ?? rejected;
   });
   return fitMessage(nodes.length, outcome);
 }
 
 export type Placement = { node: NodeState } | { message: string };
 
-/** The best node for the pod (ties to the first name), or kube-scheduler's message saying why there is none. */
 /**
  * How many feasible nodes kube-scheduler looks for before it stops filtering (its adaptive
  * percentageOfNodesToScore): all of a small cluster, 10% of 5,000 nodes, never fewer than 100.
@@ -547,7 +668,8 @@ export function feasibleNodesToFind(nodeCount: number): number {
 }
 
 /**
- * Place one pod. Filtering starts at `cursor.start` and stops once enough feasible nodes are found;
+ * The best node for the pod (ties to the first name), or kube-scheduler's message saying why there
+ * is none. Filtering starts at `cursor.start` and stops once enough feasible nodes are found;
  * the cursor then moves past the nodes looked at, so the next pod starts elsewhere, as in kube-scheduler.
  */
 export function placePod(pod: PendingPod, nodes: NodeState[], cursor = { start: 0 }): Placement {
@@ -565,7 +687,7 @@ export function placePod(pod: PendingPod, nodes: NodeState[], cursor = { start: 
   }
   cursor.start = (cursor.start + looked) % nodes.length;
   if (feasible.length === 0) {
-    return { message: `${fitMessage(nodes.length, [...rejections.values()])} preemption: ${preemptionMessage(pod, nodes, rejections)}` };
+    return { message: `${fitMessage(nodes.length, [...rejections.values()])} preemption: ${preemptionMessage(pod, nodes, rejections, spread)}` };
   }
   const scores = scoreNodes(pod, feasible, nodes);
   let best = 0;

@@ -1,0 +1,147 @@
+// What the scheduler reads, in SQL: a bounded batch of pending pods in queue order, then what
+// placing them needs as aggregates computed by the database (per node, per priority), never a row
+// per bound pod nor whole Node objects.
+import type { InStatement } from '@libsql/client';
+import type { KObject } from '../kinds/types.js';
+import { nodeState, spreadNeeds, summedUsage, type NodeState, type PendingPod, type Usage } from './scheduling.js';
+
+export const SCHEDULER_NAME = 'default-scheduler';
+
+/** Pods waiting for this scheduler (`p` is the table alias). Pods with a nodeName are bound already. */
+const pending = (p: string) => `${p}.kind = 'Pod' AND (${p}.node_name IS NULL OR ${p}.node_name = '')
+  AND json_extract(${p}.object, '$.metadata.deletionTimestamp') IS NULL
+  AND (${p}.phase IS NULL OR ${p}.phase NOT IN ('Succeeded', 'Failed'))
+  AND COALESCE(NULLIF(json_extract(${p}.object, '$.spec.schedulerName'), ''), '${SCHEDULER_NAME}') = '${SCHEDULER_NAME}'
+  AND COALESCE(json_array_length(${p}.object, '$.spec.schedulingGates'), 0) = 0`;
+
+/** A pod's FailedScheduling events (`p` the pod's alias, `e` the event's): events are named "<pod>.<hash>". */
+const failedSchedulingOf = (p: string, e: string) => `${e}.kind = 'Event' AND ${e}.namespace = ${p}.namespace
+  AND ${e}.name > ${p}.name || '.' AND ${e}.name < ${p}.name || '/'
+  AND ${e}.object ->> '$.reason' = 'FailedScheduling' AND ${e}.object ->> '$.involvedObject.uid' = ${p}.uid`;
+
+const priority = (p: string) => `COALESCE(${p}.object ->> '$.spec.priority', 0)`;
+
+/**
+ * Round trip 1: at most `limit` pending pods, whole. Pods never found unschedulable come first, in
+ * the scheduling queue's order (priority, then age, then key); then those that were, the one whose
+ * FailedScheduling event was counted longest ago first. Events are counted again every few minutes,
+ * so when more pods are stuck than a batch holds, each still has its turn and none starves the
+ * pods behind it.
+ */
+export function pendingBatch(limit: number): InStatement {
+  return {
+    sql: `SELECT p.rv, p.object FROM objects p WHERE ${pending('p')}
+      ORDER BY (SELECT MAX(e.object ->> '$.lastTimestamp') FROM objects e WHERE ${failedSchedulingOf('p', 'e')}),
+        ${priority('p')} DESC, p.object ->> '$.metadata.creationTimestamp', p.namespace, p.name
+      LIMIT ?`,
+    args: [limit],
+  };
+}
+
+/** Pods on a node that hold resources: bound and not Succeeded or Failed. */
+const ACTIVE = `p.kind = 'Pod' AND p.node_name IS NOT NULL AND p.node_name != '' AND COALESCE(p.phase, '') NOT IN ('Succeeded', 'Failed')`;
+
+/** Nodes as the filters see them: name, labels, taints, unschedulable, allocatable, the Ready condition. */
+const NODES = `SELECT json_object(
+    'metadata', json_object('name', name, 'labels', object -> '$.metadata.labels'),
+    'spec', json_object('taints', object -> '$.spec.taints', 'unschedulable', object -> '$.spec.unschedulable'),
+    'status', json_object(
+      'allocatable', COALESCE(object -> '$.status.allocatable', object -> '$.status.capacity'),
+      'conditions', (SELECT json_group_array(json_object('type', 'Ready', 'status', c.value ->> 'status'))
+        FROM json_each(object, '$.status.conditions') c WHERE c.value ->> 'type' = 'Ready'))) AS node
+  FROM objects WHERE kind = 'Node' ORDER BY name`;
+
+/** Pods per node in any phase (what the binding guard counts), from the index alone. */
+const POD_COUNTS = `SELECT node_name AS node, COUNT(*) AS pods FROM objects
+  WHERE kind = 'Pod' AND node_name IS NOT NULL AND node_name != '' GROUP BY node_name`;
+
+/**
+ * Per node and priority, over active pods: the summed requests of each resource, and how many pods
+ * request a positive amount of it (the others count at the scoring defaults). `pods` is 1 per pod.
+ */
+const USAGE = `SELECT node, priority, json_group_object(resource, total) AS requested, json_group_object(resource, positive) AS requesting
+  FROM (SELECT p.node_name AS node, ${priority('p')} AS priority, r.key AS resource, SUM(r.value) AS total, SUM(r.value > 0) AS positive
+    FROM objects p, json_each(p.summary, '$.requests') r WHERE ${ACTIVE} GROUP BY 1, 2, 3)
+  GROUP BY node, priority`;
+
+/** Host ports in use per node and priority (rows only for pods that ask for some). */
+const PORTS = `SELECT DISTINCT p.node_name AS node, ${priority('p')} AS priority, hp.value AS port
+  FROM objects p, json_each(p.summary, '$.hostPorts') hp WHERE ${ACTIVE}`;
+
+/**
+ * Active pods not being deleted that spreading the batch counts, grouped by node, priority,
+ * namespace, owner (when one of the batch's) and the labels the batch's selectors look at (only
+ * those keys, so pods differing elsewhere share a row). Args: owners, namespaces, label keys (JSON arrays).
+ */
+const GROUPS = `SELECT p.node_name AS node, ${priority('p')} AS priority, p.namespace AS namespace,
+    CASE WHEN p.owner_uid IN (SELECT value FROM json_each(?1)) THEN p.owner_uid END AS owner,
+    (SELECT json_group_object(k.value, p.summary -> '$.labels' ->> k.value) FROM json_each(?3) k
+      WHERE p.summary -> '$.labels' ->> k.value IS NOT NULL) AS labels,
+    COUNT(*) AS count
+  FROM objects p
+  WHERE ${ACTIVE} AND NOT (p.summary ->> '$.deleting')
+    AND (p.owner_uid IN (SELECT value FROM json_each(?1)) OR p.namespace IN (SELECT value FROM json_each(?2)))
+  GROUP BY 1, 2, 3, 4, 5`;
+
+/** The batch's FailedScheduling events (arg: the pods' uids, a JSON array). */
+const EVENTS = `SELECT p.uid AS uid, e.object ->> '$.message' AS message, e.object ->> '$.lastTimestamp' AS last
+  FROM objects p JOIN objects e ON ${failedSchedulingOf('p', 'e')}
+  WHERE p.kind = 'Pod' AND p.uid IN (SELECT value FROM json_each(?))`;
+
+/** Round trip 2: what placing `batch` needs (see clusterView for the rows). */
+export function clusterReads(batch: PendingPod[]): InStatement[] {
+  const { owners, namespaces, labelKeys } = spreadNeeds(batch);
+  const uids = JSON.stringify(batch.map((p) => p.uid));
+  const spreading = owners.length || namespaces.length;
+  return [
+    NODES,
+    POD_COUNTS,
+    USAGE,
+    PORTS,
+    { sql: EVENTS, args: [uids] },
+    ...(spreading ? [{ sql: GROUPS, args: [JSON.stringify(owners), JSON.stringify(namespaces), JSON.stringify(labelKeys)] }] : []),
+  ];
+}
+
+export interface ClusterView {
+  /** By name. */
+  nodes: NodeState[];
+  /** When each pod's FailedScheduling event with a given message ("uid/message") was last counted. */
+  lastEvent: Map<string, number>;
+}
+
+/** The nodes with their pods' aggregates, from the rows of clusterReads. */
+export function clusterView([nodeRows, countRows, usageRows, portRows, eventRows, groupRows = []]: Record<string, unknown>[][]): ClusterView {
+  const nodes = nodeRows.map((r) => nodeState(JSON.parse(String(r.node)) as KObject));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  for (const r of countRows) {
+    const node = byName.get(String(r.node));
+    if (node) node.podCount = Number(r.pods);
+  }
+  // Usage per node and priority, host ports joined in, then added to the nodes.
+  const usage = new Map<string, { node: string; usage: Usage }>();
+  const key = (r: Record<string, unknown>) => JSON.stringify([r.node, r.priority]);
+  for (const r of usageRows) {
+    const requested = JSON.parse(String(r.requested)) as Record<string, number>;
+    const requesting = JSON.parse(String(r.requesting)) as Record<string, number>;
+    usage.set(key(r), { node: String(r.node), usage: summedUsage(Number(r.priority), requested, requesting) });
+  }
+  for (const r of portRows) usage.get(key(r))?.usage.hostPorts.push(String(r.port));
+  for (const u of usage.values()) byName.get(u.node)?.addUsage(u.usage);
+  for (const r of groupRows) {
+    byName.get(String(r.node))?.groups.push({
+      priority: Number(r.priority),
+      namespace: String(r.namespace),
+      ownerUid: (r.owner as string | null) ?? null,
+      labels: JSON.parse(String(r.labels)) as Record<string, string>,
+      labelsKey: String(r.labels),
+      count: Number(r.count),
+    });
+  }
+  const lastEvent = new Map<string, number>();
+  for (const e of eventRows) {
+    const k = `${e.uid}/${e.message}`;
+    lastEvent.set(k, Math.max(lastEvent.get(k) ?? 0, Date.parse(String(e.last))));
+  }
+  return { nodes, lastEvent };
+}
