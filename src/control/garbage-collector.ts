@@ -1,4 +1,5 @@
-import type { WriteOp } from '../store/store.js';
+import type { KObject } from '../kinds/types.js';
+import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
 import { deleteOp, removeFinalizerOp } from './deletion.js';
 
@@ -6,52 +7,63 @@ import { deleteOp, removeFinalizerOp } from './deletion.js';
 // - dependents whose owner is gone are deleted (Background propagation);
 // - an owner with the foregroundDeletion finalizer has its dependents deleted, and goes once none is left;
 // - an owner with the orphan finalizer has its dependents released, and goes once none points at it.
-// One read round trip and one write round trip per pass.
+// One read round trip and one write round trip per pass. The read is the work itself, in SQL, whole
+// objects, at most batchSize of them: owners to finish (none of their dependents left, counted in SQL,
+// not from what was read), dependents to delete (not those already being deleted, which would fill the
+// batch forever) and dependents to release. Each written object leaves the set, so the next pass goes on
+// with the rest. Idle: the same query, no row.
 
-const DELETING_WITH = (finalizer: string) => `SELECT rv, object FROM objects
-  WHERE json_extract(object, '$.metadata.deletionTimestamp') IS NOT NULL
-    AND EXISTS (SELECT 1 FROM json_each(object, '$.metadata.finalizers') WHERE value = '${finalizer}')`;
+const NOT_DELETING = (t: string) => `json_extract(${t}.object, '$.metadata.deletionTimestamp') IS NULL`;
+
+type Work = 'finish-foreground' | 'finish-orphan' | 'delete' | 'release';
+
+const WORK_SQL = `
+  WITH owners AS MATERIALIZED (
+    SELECT o.uid, o.rv, o.object,
+      EXISTS (SELECT 1 FROM json_each(o.object, '$.metadata.finalizers') WHERE value = 'foregroundDeletion') AS foreground
+    FROM objects o
+    WHERE json_extract(o.object, '$.metadata.deletionTimestamp') IS NOT NULL
+      AND EXISTS (SELECT 1 FROM json_each(o.object, '$.metadata.finalizers') WHERE value IN ('foregroundDeletion', 'orphan'))
+  )
+  SELECT CASE WHEN o.foreground THEN 'finish-foreground' ELSE 'finish-orphan' END AS work, o.rv, o.object, NULL AS owner FROM owners o
+    WHERE NOT EXISTS (SELECT 1 FROM objects d WHERE d.owner_uid = o.uid)
+  UNION ALL
+  SELECT 'delete', d.rv, d.object, NULL FROM objects d
+    WHERE d.owner_uid IS NOT NULL AND ${NOT_DELETING('d')} AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.uid = d.owner_uid)
+  UNION ALL
+  SELECT CASE WHEN o.foreground THEN 'delete' ELSE 'release' END, d.rv, d.object, o.uid FROM owners o CROSS JOIN objects d ON d.owner_uid = o.uid
+    WHERE NOT o.foreground OR ${NOT_DELETING('d')}
+  LIMIT ?`;
+
+/** An owner finishing goes only if still no dependent points at it when written (one may have come since the read). */
+const noDependentsGuard = (uid: string) => ({ sql: 'NOT EXISTS (SELECT 1 FROM objects WHERE owner_uid = ?)', args: [uid] });
+
+function released(dependent: KObject, ownerUid: string): WriteOp {
+  const next = structuredClone(dependent);
+  const refs = (next.metadata!.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
+  if (refs.length) next.metadata!.ownerReferences = refs;
+  else delete next.metadata!.ownerReferences;
+  return { op: 'update', object: next, rv: Number(dependent.metadata!.resourceVersion) };
+}
+
+function finished(owner: KObject, finalizer: string): WriteOp {
+  const op = removeFinalizerOp(owner, finalizer);
+  return op.op === 'update' || op.op === 'delete' ? { ...op, guard: noDependentsGuard(owner.metadata!.uid!) } : op;
+}
 
 export async function collectGarbage(ctx: PassContext): Promise<void> {
-  const [dangling, foreground, orphaning, dependents] = await ctx.store.query([
-    `SELECT o.rv, o.object FROM objects o
-      WHERE o.owner_uid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects p WHERE p.uid = o.owner_uid)`,
-    DELETING_WITH('foregroundDeletion'),
-    DELETING_WITH('orphan'),
-    `SELECT d.rv, d.object FROM objects d JOIN objects p ON d.owner_uid = p.uid
-      WHERE json_extract(p.object, '$.metadata.deletionTimestamp') IS NOT NULL
-        AND EXISTS (SELECT 1 FROM json_each(p.object, '$.metadata.finalizers') WHERE value IN ('foregroundDeletion', 'orphan'))`,
-  ]);
+  const [rows] = await ctx.store.rows([{ sql: WORK_SQL, args: [ctx.opts.batchSize] }]);
   const now = ctx.now();
   const ops: WriteOp[] = [];
-  for (const obj of dangling) {
-    const op = deleteOp(obj, now);
+  for (const row of rows) {
+    const obj = objectOf(row);
+    const work = row.work as Work;
+    const op =
+      work === 'finish-foreground' ? finished(obj, 'foregroundDeletion')
+      : work === 'finish-orphan' ? finished(obj, 'orphan')
+      : work === 'release' ? released(obj, String(row.owner))
+      : deleteOp(obj, now);
     if (op) ops.push(op);
-  }
-  const byOwner = new Map<string, typeof dependents>();
-  for (const d of dependents) {
-    const owner = d.metadata!.ownerReferences!.find((r) => r.controller)!.uid;
-    byOwner.set(owner, [...(byOwner.get(owner) ?? []), d]);
-  }
-  for (const owner of foreground) {
-    const deps = byOwner.get(owner.metadata!.uid!) ?? [];
-    if (deps.length === 0) ops.push(removeFinalizerOp(owner, 'foregroundDeletion'));
-    for (const d of deps) {
-      const op = deleteOp(d, now);
-      if (op) ops.push(op);
-    }
-  }
-  for (const owner of orphaning) {
-    const uid = owner.metadata!.uid!;
-    const deps = byOwner.get(uid) ?? [];
-    if (deps.length === 0) ops.push(removeFinalizerOp(owner, 'orphan'));
-    for (const d of deps) {
-      const next = structuredClone(d);
-      const refs = (next.metadata!.ownerReferences ?? []).filter((r) => r.uid !== uid);
-      if (refs.length) next.metadata!.ownerReferences = refs;
-      else delete next.metadata!.ownerReferences;
-      ops.push({ op: 'update', object: next, rv: Number(d.metadata!.resourceVersion) });
-    }
   }
   await ctx.commit(ops);
 }
