@@ -8,6 +8,7 @@ import { addDefaultTolerations } from '../kinds/pod.js';
 import { ResourceHandler } from './resources.js';
 import { allocateService, defaultServiceRanges, type ServiceRanges } from './service-allocation.js';
 import { ApiError, statusResponse } from './status.js';
+import type { WatchPolling } from './watch.js';
 
 export interface AppOptions {
   store: Store;
@@ -19,8 +20,13 @@ export interface AppOptions {
   /** Longest watch, in seconds (kube-apiserver's --min-request-timeout is 1800). */
   maxWatchSeconds?: number;
   bookmarkIntervalMs?: number;
-  /** How often a watch reads the change log when no local write woke it. */
+  /** How often the shared change feed reads the log when no local write woke it. */
   pollIntervalMs?: number;
+  /**
+   * Where no commit can wake a watch and reads are metered (Workers): each watch polls the log
+   * itself, backing off while quiet, and ends after a bounded number of polls.
+   */
+  watchPolling?: WatchPolling;
   /** --default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds. */
   defaultTolerationSeconds?: [number, number];
   /** --service-cluster-ip-range and --service-node-port-range. */
@@ -45,6 +51,7 @@ export function createApp(opts: AppOptions): Hono {
     maxWatchSeconds: opts.maxWatchSeconds ?? 1800,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
     pollIntervalMs: opts.pollIntervalMs ?? 2_000,
+    watchPolling: opts.watchPolling,
   });
 
   app.onError((err) => {

@@ -9,7 +9,7 @@ import type { ResourcePath } from './paths.js';
 import { proxy } from './proxy.js';
 import { ApiError, badRequest, conflict, notFound, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
-import { watchOptionsFrom, watchResponse } from './watch.js';
+import { PolledChanges, watchOptionsFrom, watchResponse, type WatchPolling, type WatchSource } from './watch.js';
 
 // The REST verbs on one resource path: get, list, watch, create, update, patch, delete,
 // deletecollection, and the status, scale, binding and eviction subresources.
@@ -18,6 +18,8 @@ export interface ResourceOptions extends WriteContext {
   maxWatchSeconds: number;
   bookmarkIntervalMs: number;
   pollIntervalMs: number;
+  /** Each watch polls by itself, within this policy, instead of sharing one change feed. */
+  watchPolling?: WatchPolling;
 }
 
 const PATCH_TYPES: Record<string, PatchType> = {
@@ -49,11 +51,11 @@ function retryableConflict(e: unknown): boolean {
 export class ResourceHandler {
   private writer: ObjectWriter;
 
-  private feed: ChangeFeed;
+  private watchSource: WatchSource;
 
   constructor(private opts: ResourceOptions) {
     this.writer = new ObjectWriter(opts);
-    this.feed = new ChangeFeed(opts.store, opts.pollIntervalMs);
+    this.watchSource = opts.watchPolling ? new PolledChanges(opts.store, opts.watchPolling) : new ChangeFeed(opts.store, opts.pollIntervalMs);
   }
 
   async handle(req: Request, rp: ResourcePath, url: URL): Promise<Response> {
@@ -110,7 +112,7 @@ export class ResourceHandler {
     const render = table
       ? (obj: KObject) => toTable(def, [obj], this.opts.clock.now(), { include, resourceVersion: String(obj.metadata?.resourceVersion) })
       : (obj: KObject) => obj;
-    return watchResponse(this.feed, def, sel, {
+    return watchResponse(this.watchSource, def, sel, {
       ...watchOptionsFrom(q, this.opts.maxWatchSeconds),
       bookmarkIntervalMs: this.opts.bookmarkIntervalMs,
       render,

@@ -1,12 +1,92 @@
 import { apiVersionOf } from '../kinds/registry.js';
 import type { KindDef, KObject } from '../kinds/types.js';
-import type { ChangeFeed } from '../store/change-feed.js';
-import { CompactedError } from '../store/store.js';
+import type { Subscriber as WatchSubscriber } from '../store/change-feed.js';
+import { CompactedError, type Store } from '../store/store.js';
 import { selects, type Selection } from './list.js';
 import { ApiError, badRequest, gone } from './status.js';
 
-// Watch: newline-delimited events read from the change log after a resourceVersion.
-// Events come from the process's one ChangeFeed (see src/store/change-feed.ts).
+// Watch: newline-delimited events read from the change log after a resourceVersion. Events come
+// from the process's one ChangeFeed (src/store/change-feed.ts), woken by its commits, or, where
+// nothing can wake a watch (a Worker), from the watch's own bounded polls (PolledChanges).
+
+/** Where a watch's events come from: a ChangeFeed, or PolledChanges (which may `end` the watch). */
+export interface WatchSource {
+  readonly store: Store;
+  /** Events after `s.rev` until the returned function is called. */
+  subscribe(s: WatchSubscriber, end: () => void): () => void;
+}
+
+/** How a watch that nothing wakes reads the change log. */
+export interface WatchPolling {
+  /** The most reads one watch makes; then its stream ends, as at its timeout, and the client resumes. */
+  maxPolls: number;
+  /** The wait after a poll that found changes, and after the first empty one. */
+  intervalMs: number;
+  /** Each further empty poll doubles the wait, up to this. */
+  maxIntervalMs: number;
+}
+
+/**
+ * A Worker's default: 40 polls keep a watch (with the 1-2 round trips that start it) inside the 50
+ * subrequests of a Workers Free invocation. A busy watch lasts about 40 s; a quiet one (waits of 1,
+ * 2, 4, then 5 s) about 190 s. The price: after a quiet spell, the first event waits up to 5 s.
+ */
+export const defaultWatchPolling: WatchPolling = { maxPolls: 40, intervalMs: 1_000, maxIntervalMs: 5_000 };
+
+/** Changes read per poll; a full page is followed by the next poll at once. */
+const POLL_PAGE = 1000;
+
+/**
+ * Each watch polls the change log by itself, at most `maxPolls` times, backing off while nothing
+ * happens, then ends. For Workers: isolates share no memory, so no commit can wake a watch, and each
+ * poll is a subrequest of the watch's invocation.
+ */
+export class PolledChanges implements WatchSource {
+  constructor(
+    readonly store: Store,
+    private policy: WatchPolling,
+  ) {}
+
+  subscribe(s: WatchSubscriber, end: () => void): () => void {
+    let stopped = false;
+    let wake = () => {};
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    const poll = async () => {
+      const { maxPolls, intervalMs, maxIntervalMs } = this.policy;
+      let quietWait = intervalMs;
+      for (let polls = 1; ; polls++) {
+        const page = await this.store.changesSince(s.kind, s.rev, s.namespace, POLL_PAGE, s.previous);
+        if (stopped) return;
+        s.rev = page.rev;
+        s.deliver(page.events, page.rev);
+        if (polls >= maxPolls) return end();
+        if (page.events.length === POLL_PAGE) continue;
+        if (page.events.length > 0) {
+          quietWait = intervalMs;
+          await sleep(intervalMs);
+        } else {
+          await sleep(quietWait);
+          quietWait = Math.min(quietWait * 2, maxIntervalMs);
+        }
+        if (stopped) return;
+      }
+    };
+    poll().catch((e) => {
+      if (!stopped) s.fail(e);
+    });
+    return () => {
+      stopped = true;
+      wake();
+    };
+  }
+}
 
 export interface WatchOptions {
   resourceVersion?: string;
@@ -32,7 +112,7 @@ export function watchOptionsFrom(q: URLSearchParams, maxSeconds: number): Pick<W
   };
 }
 
-export function watchResponse(feed: ChangeFeed, def: KindDef, sel: Selection, opts: WatchOptions, signal: AbortSignal): Response {
+export function watchResponse(source: WatchSource, def: KindDef, sel: Selection, opts: WatchOptions, signal: AbortSignal): Response {
   const encoder = new TextEncoder();
   let stop: () => void = () => {};
   const stream = new ReadableStream<Uint8Array>({
@@ -70,7 +150,7 @@ export function watchResponse(feed: ChangeFeed, def: KindDef, sel: Selection, op
         let rev: number;
         if (!opts.resourceVersion || opts.resourceVersion === '0') {
           // No starting point: the current state first, as synthetic ADDED events.
-          const page = await feed.store.list(def.kind, { namespace: sel.namespace });
+          const page = await source.store.list(def.kind, { namespace: sel.namespace });
           for (const obj of page.items) if (selects(sel, obj)) send('ADDED', opts.render(obj));
           rev = page.rev;
         } else {
@@ -83,7 +163,7 @@ export function watchResponse(feed: ChangeFeed, def: KindDef, sel: Selection, op
             send('BOOKMARK', { kind: def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(rev) } });
           }, opts.bookmarkIntervalMs);
         }
-        unsubscribe = feed.subscribe({
+        unsubscribe = source.subscribe({
           kind: def.kind,
           namespace: sel.namespace,
           rev,
@@ -100,7 +180,7 @@ export function watchResponse(feed: ChangeFeed, def: KindDef, sel: Selection, op
             rev = head;
           },
           fail,
-        });
+        }, finish);
       } catch (e) {
         fail(e);
       }

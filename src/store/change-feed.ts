@@ -3,7 +3,8 @@ import { CompactedError, type ChangeEvent, type Store } from './store.js';
 // One reader of the change log for every watch of a process or isolate: each wake-up (a local
 // commit, or the poll interval for writers elsewhere) costs one query, however many watch.
 
-interface Subscriber {
+/** One watch's interest in the change log. */
+export interface Subscriber {
   kind: string;
   namespace?: string;
   /** The newest revision this subscriber has been given. */
