@@ -1,8 +1,13 @@
 // Cloudflare Workers entry: the Kubernetes API over a libSQL database reached by HTTP (Turso, sqld,
 // or `skiff dev`'s local endpoint); reconcile passes from the cron trigger and after writes.
+//
+// Each database round trip is a subrequest, and an invocation may make 50 (Workers Free). So a watch
+// ends after WATCH_MAX_POLLS polls of the change log (the client resumes from its last
+// resourceVersion), and the passes of one invocation stop before PASS_SUBREQUEST_BUDGET.
 import { createClient } from '@libsql/client/web';
 import { createApp } from './api/app.js';
 import { ApiError, statusResponse } from './api/status.js';
+import { defaultWatchPolling } from './api/watch.js';
 import { defaultControlOptions, type ControlOptions } from './control/context.js';
 import { reconcile } from './control/pass.js';
 import { systemClock } from './store/clock.js';
@@ -22,60 +27,76 @@ interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-/** What one isolate keeps between requests: a client, a store and the app (watches get their own; see fetch). */
+/** wrangler.toml's vars, read once per isolate. */
+interface Settings {
+  control: ControlOptions;
+  /** Round trips the back-to-back passes of one invocation may spend. */
+  passSubrequestBudget: number;
+  watchMaxPolls: number;
+}
+
+/** What one isolate keeps between requests: a client, a store and the app. */
 interface Isolate {
   url: string;
   store: Store;
   app: ReturnType<typeof createApp>;
-  control: ControlOptions;
+  settings: Settings;
   schema?: Promise<boolean>;
-  /** A write asked for a pass; the request that sees it runs one through waitUntil. */
+  /** A write asked for a pass; the request that sees it runs passes through waitUntil. */
   kicked: boolean;
-  pass?: Promise<unknown>;
-  /** A kick came during the running pass, which may have read the state before that write. */
+  pass?: Promise<void>;
+  /**
+   * Set by a kick during the running passes (which may have read the state before that write), and
+   * by passes that stopped at their budget with work left; an invocation waiting on them then runs more.
+   */
   again: boolean;
 }
 
 let isolate: Isolate | undefined;
 
-function controlOptions(env: WorkerEnv): ControlOptions {
-  const seconds = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
+/** Of the 50 subrequests of a Workers Free invocation, the rest is the request's own (1-3) and a margin for a pass dearer than those before it. */
+const DEFAULT_PASS_SUBREQUEST_BUDGET = 40;
+
+function settingsOf(env: WorkerEnv): Settings {
+  const count = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d);
+  const positive = (v: string | undefined, d: number) => Math.max(1, count(v, d));
+  const d = defaultControlOptions;
   return {
-    ...defaultControlOptions,
-    nodeMonitorGracePeriodSeconds: seconds(env.NODE_MONITOR_GRACE_PERIOD_SECONDS, defaultControlOptions.nodeMonitorGracePeriodSeconds),
-    defaultNotReadyTolerationSeconds: seconds(env.DEFAULT_NOT_READY_TOLERATION_SECONDS, defaultControlOptions.defaultNotReadyTolerationSeconds),
-    defaultUnreachableTolerationSeconds: seconds(env.DEFAULT_UNREACHABLE_TOLERATION_SECONDS, defaultControlOptions.defaultUnreachableTolerationSeconds),
+    control: {
+      ...d,
+      nodeMonitorGracePeriodSeconds: count(env.NODE_MONITOR_GRACE_PERIOD_SECONDS, d.nodeMonitorGracePeriodSeconds),
+      defaultNotReadyTolerationSeconds: count(env.DEFAULT_NOT_READY_TOLERATION_SECONDS, d.defaultNotReadyTolerationSeconds),
+      defaultUnreachableTolerationSeconds: count(env.DEFAULT_UNREACHABLE_TOLERATION_SECONDS, d.defaultUnreachableTolerationSeconds),
+      batchSize: positive(env.BATCH_SIZE, d.batchSize),
+    },
+    passSubrequestBudget: count(env.PASS_SUBREQUEST_BUDGET, DEFAULT_PASS_SUBREQUEST_BUDGET),
+    watchMaxPolls: positive(env.WATCH_MAX_POLLS, defaultWatchPolling.maxPolls),
   };
-}
-
-const openStore = (env: WorkerEnv) => new Store(createClient({ url: env.LIBSQL_URL, authToken: env.LIBSQL_AUTH_TOKEN }), systemClock);
-
-function appFor(store: Store, env: WorkerEnv, control: ControlOptions, onWrite?: () => void): ReturnType<typeof createApp> {
-  return createApp({
-    store,
-    clock: systemClock,
-    authenticate: (token) => !!env.SKIFF_ADMIN_TOKEN && token === env.SKIFF_ADMIN_TOKEN,
-    onWrite,
-    defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
-    // Isolates share no memory: a watch polls the change log.
-    pollIntervalMs: 1_000,
-    // Keep a watch inside what one Worker invocation may stream.
-    maxWatchSeconds: 300,
-  });
 }
 
 function setup(env: WorkerEnv): Isolate {
   if (isolate?.url === env.LIBSQL_URL) return isolate;
-  const store = openStore(env);
-  const control = controlOptions(env);
+  const store = new Store(createClient({ url: env.LIBSQL_URL, authToken: env.LIBSQL_AUTH_TOKEN }), systemClock);
+  const settings = settingsOf(env);
+  const { control } = settings;
   const self: Isolate = {
     url: env.LIBSQL_URL,
     store,
-    control,
+    settings,
     kicked: false,
     again: false,
-    app: appFor(store, env, control, () => {
-      self.kicked = true;
+    app: createApp({
+      store,
+      clock: systemClock,
+      authenticate: (token) => !!env.SKIFF_ADMIN_TOKEN && token === env.SKIFF_ADMIN_TOKEN,
+      onWrite: () => {
+        self.kicked = true;
+      },
+      defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
+      // Isolates share no memory, so nothing wakes a watch: each polls the change log by itself,
+      // a bounded number of times, for at most the longest a Worker invocation may stream.
+      watchPolling: { ...defaultWatchPolling, maxPolls: settings.watchMaxPolls },
+      maxWatchSeconds: 300,
     }),
   };
   isolate = self;
@@ -99,22 +120,43 @@ function uncompressed(res: Response): Response {
   return out;
 }
 
-/** One pass at a time per isolate; a kick during a pass is served by the pass after it. */
-function runPass(self: Isolate): Promise<unknown> {
-  if (self.pass) {
+/**
+ * Passes back to back for one invocation (a cron event, or a write's waitUntil). Controllers work in
+ * batches (BATCH_SIZE), so a pass that wrote something may have left work: another follows while one
+ * more, costed as the dearest pass so far, fits in what is left of PASS_SUBREQUEST_BUDGET. The first
+ * pass always runs. What is left waits for the next kick or cron minute. A pass's round trips are the
+ * store's count, which includes those of requests that ran meanwhile: an overestimate, so safe.
+ */
+async function passesWithinBudget(self: Isolate): Promise<void> {
+  const { control, passSubrequestBudget } = self.settings;
+  let spent = 0;
+  let dearest = 0;
+  let more: boolean;
+  do {
+    self.again = false;
+    const pass = await reconcile(self.store, systemClock, control);
+    spent += pass.roundTrips;
+    dearest = Math.max(dearest, pass.roundTrips);
+    // A skipped pass (another isolate holds the lease) stops here: the holder runs again for it.
+    more = pass.writes > 0 || pass.wanted || self.again;
+  } while (more && spent + dearest <= passSubrequestBudget);
+  self.again = more;
+}
+
+/**
+ * One run of passes at a time per isolate. An invocation that finds one running asks it for another
+ * pass and waits; if that run stopped at its budget with work left, this invocation runs its own.
+ */
+async function runPasses(self: Isolate): Promise<void> {
+  while (self.pass) {
     self.again = true;
-    return self.pass;
+    await self.pass;
+    if (!self.again) return;
   }
-  const passes = async () => {
-    do {
-      self.again = false;
-      await reconcile(self.store, systemClock, self.control);
-    } while (self.again);
-  };
-  self.pass = passes().finally(() => {
+  self.pass = passesWithinBudget(self).finally(() => {
     self.pass = undefined;
   });
-  return self.pass;
+  await self.pass;
 }
 
 const notMigrated = () =>
@@ -128,21 +170,18 @@ export default {
       self.schema = undefined; // look again on the next request
       return notMigrated();
     }
-    // workerd forbids one request from touching another's I/O (its timers, streams and fetches), so
-    // a watch cannot join a change feed that another request's watch runs, nor be woken by another
-    // request's commit: each watch gets a store and app of its own, and polls the change log.
-    if (isWatch(new URL(req.url))) return uncompressed(await appFor(openStore(env), env, self.control).fetch(req));
     const res = await self.app.fetch(req);
+    if (isWatch(new URL(req.url))) return uncompressed(res);
     if (self.kicked) {
       self.kicked = false;
-      ctx.waitUntil(runPass(self));
+      ctx.waitUntil(runPasses(self));
     }
     return res;
   },
 
   // Awaited rather than left to waitUntil: the event (and `wrangler dev`'s /__scheduled, which
-  // answers when this returns) then ends with the pass, and reports its failure.
+  // answers when this returns) then ends with the passes, and reports their failure.
   async scheduled(_event: unknown, env: WorkerEnv, _ctx: ExecutionContext): Promise<void> {
-    await runPass(setup(env));
+    await runPasses(setup(env));
   },
 };

@@ -2,7 +2,8 @@
 // reaches it) or by calling its handlers with an execution context the test can wait on.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
-import worker from '../../src/worker.js';
+import { inject } from 'vitest';
+import worker, { type WorkerEnv } from '../../src/worker.js';
 
 const ORIGIN = 'https://skiff.test';
 
@@ -52,4 +53,25 @@ export async function createNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
   await expectStatus(sendAndSettle('/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } }), 201);
   return name;
+}
+
+/** The Worker's bindings with `vars` over them, and its database reached through the counting proxy. */
+export interface CountedEnv {
+  env: WorkerEnv;
+  /** Database requests (subrequests) sent with this env so far. */
+  requests(): Promise<number>;
+}
+
+/**
+ * A fresh tag of the counting proxy per call: its URL is one no other request uses, so the Worker
+ * sets up an isolate state (store, settings from `vars`) for it alone, and every request counted
+ * under it is one this env's invocations sent.
+ */
+export function countedEnv(vars: Partial<WorkerEnv> = {}): CountedEnv {
+  const base = inject('countingUrl');
+  const tag = crypto.randomUUID().slice(0, 8);
+  return {
+    env: { ...env, ...vars, LIBSQL_URL: `${base}/${tag}/` },
+    requests: async () => Number(await (await fetch(`${base}/count/${tag}`)).text()),
+  };
 }

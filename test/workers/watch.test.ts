@@ -2,31 +2,13 @@
 // log and must still deliver writes that other requests made, then end at timeoutSeconds.
 import { beforeAll, expect, it } from 'vitest';
 import { createNamespace, expectStatus, send } from './api.js';
+import { readEvents } from './watch-stream.js';
 
 let ns: string;
 
 beforeAll(async () => {
   ns = await createNamespace('watch');
 });
-
-/** Reads newline-delimited JSON events until `count` have arrived. */
-async function readEvents(reader: ReadableStreamDefaultReader<Uint8Array>, count: number): Promise<any[]> {
-  const decoder = new TextDecoder();
-  const events: any[] = [];
-  let buffered = '';
-  while (events.length < count) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`the watch ended after ${events.length} of ${count} events: ${JSON.stringify(events)}`);
-    buffered += decoder.decode(value, { stream: true });
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, newline).trim();
-      buffered = buffered.slice(newline + 1);
-      if (line) events.push(JSON.parse(line));
-    }
-  }
-  return events;
-}
 
 it('streams the writes made after resourceVersion, then ends at timeoutSeconds', async () => {
   const path = `/api/v1/namespaces/${ns}/configmaps`;
