@@ -72,6 +72,12 @@ const FLAGS = {
     default: '1h',
     help: 'how long Events are kept',
   },
+  'batch-size': {
+    type: 'string',
+    placeholder: 'N',
+    default: '2000',
+    help: 'the most objects one controller reads whole or changes in a pass (the rest waits for the next)',
+  },
   port: {
     type: 'string',
     placeholder: 'PORT',
@@ -109,6 +115,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [
       'data', 'listen', 'reconcile-interval', 'node-monitor-grace-period', 'default-not-ready-toleration-seconds',
       'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'event-ttl',
+      'batch-size',
     ],
     run: runServe,
   },
@@ -233,6 +240,12 @@ function wholeNumber(flag: string, value: string): number {
   return Number(value);
 }
 
+function positiveNumber(flag: string, value: string): number {
+  const n = wholeNumber(flag, value);
+  if (n < 1) throw new Error(`--${flag}: must be at least 1`);
+  return n;
+}
+
 function controlFlags(flags: FlagValues) {
   const get = (name: FlagName) => String(flags[name]);
   const range = /^(\d+)-(\d+)$/.exec(get('service-node-port-range'));
@@ -247,6 +260,7 @@ function controlFlags(flags: FlagValues) {
       defaultNotReadyTolerationSeconds: wholeNumber('default-not-ready-toleration-seconds', get('default-not-ready-toleration-seconds')),
       defaultUnreachableTolerationSeconds: wholeNumber('default-unreachable-toleration-seconds', get('default-unreachable-toleration-seconds')),
       eventTtlSeconds: parseDuration('event-ttl', get('event-ttl')) / 1000,
+      batchSize: positiveNumber('batch-size', get('batch-size')),
     },
     serviceRanges: { clusterIpRange: get('service-cluster-ip-range'), nodePortRange: [Number(range[1]), Number(range[2])] as [number, number] },
   };
