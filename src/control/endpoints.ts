@@ -30,9 +30,9 @@ import { groupBy, podRowsSql, toPodRow } from './pod-rows.js';
 // whole and their selected pod rows (stale Services in order until their pods pass 10 x batchSize, and
 // at most batchSize / 2 Services, each reading and writing two objects; at least one). Round trip 3:
 // the writes, and deletions of Endpoints whose Service is gone and of duplicate slices.
-// Pod writes that change no address (annotations, ownerReferences) leave a Service fresh. A Service
-// edited without changing its addresses or ports (a label, its `port` alone) is recomputed every pass,
-// writing nothing, until its Endpoints next change; such Services are served after those with pod work.
+// Pod writes that change no address (annotations, ownerReferences) leave a Service fresh. Endpoints and
+// slices older than their Service are rewritten even when their addresses are the same (labels are
+// copied from the Service), so an edited Service is fresh again after one pass.
 
 /** A Service whose Endpoints or slice needs recomputing. */
 interface Stale {
@@ -42,7 +42,7 @@ interface Stale {
   slice?: SliceDigest;
   /** Pod rows its recomputation reads. */
   selected: number;
-  /** 0: the stored pods differ (a write follows); 1: only the Service is newer (maybe nothing to write). */
+  /** 0: the stored pods differ; 1: only the Service is newer than its Endpoints or slice. */
   rank: number;
   /** The older rv of its Endpoints and slice (0 when one is missing): the longest waiting go first. */
   since: number;
@@ -77,6 +77,9 @@ function batch(stale: Stale[], podBudget: number, count: number): Stale[] {
   }
   return taken;
 }
+
+/** The labels that tie a slice to its Service and to this controller. */
+const sliceLabels = (svc: KObject) => ({ [SERVICE_NAME]: svc.metadata!.name!, 'endpointslice.kubernetes.io/managed-by': MANAGED_BY });
 
 /** SELECT of the objects of `kind` named by [namespace, name] pairs, in one statement. */
 const byKeys = (kind: string, keys: [string, string][]) => ({
@@ -131,10 +134,11 @@ export async function endpoints(ctx: PassContext): Promise<void> {
   work.forEach(({ svc, key: k }, i) => {
     const spec = (svc.spec ?? {}) as ServiceSpec;
     const selected = sorted(podSets[i].map(toPodRow));
+    const newerThan = (o: KObject) => Number(svc.metadata!.resourceVersion) > Number(o.metadata!.resourceVersion);
 
     const ep = existing.get(k);
     const wantSubsets = subsets(spec, selected);
-    if (!ep || JSON.stringify(ep.subsets ?? []) !== JSON.stringify(wantSubsets)) {
+    if (!ep || newerThan(ep) || JSON.stringify(ep.subsets ?? []) !== JSON.stringify(wantSubsets)) {
       const labels = { ...(svc.metadata!.labels ?? {}) };
       const metadata = { ...(ep?.metadata ?? {}), name: svc.metadata!.name, namespace: svc.metadata!.namespace, labels, annotations: { ...(ep?.metadata?.annotations ?? {}), [TRIGGER]: stamp } };
       const object: KObject = { apiVersion: 'v1', kind: 'Endpoints', metadata, ...(wantSubsets.length ? { subsets: wantSubsets } : {}) };
@@ -144,15 +148,15 @@ export async function endpoints(ctx: PassContext): Promise<void> {
 
     const slice = storedSlices.get(k);
     const want = { addressType: 'IPv4', endpoints: sliceEndpoints(spec, selected), ports: slicePorts(spec, selected) };
-    if (!slice || JSON.stringify([slice.endpoints ?? [], slice.ports ?? []]) !== JSON.stringify([want.endpoints, want.ports])) {
-      const metadata = slice?.metadata ?? {
+    if (!slice || newerThan(slice) || JSON.stringify([slice.endpoints ?? [], slice.ports ?? []]) !== JSON.stringify([want.endpoints, want.ports])) {
+      const metadata = slice ? { ...slice.metadata, labels: { ...(svc.metadata!.labels ?? {}), ...sliceLabels(svc) } } : {
         // Named after the Service's uid, so passes racing to create it make one slice, not two.
         name: `${svc.metadata!.name}-${svc.metadata!.uid!.slice(0, 5)}`,
         namespace: svc.metadata!.namespace,
         uid: crypto.randomUUID(),
         creationTimestamp: stamp,
         generation: 1,
-        labels: { ...(svc.metadata!.labels ?? {}), [SERVICE_NAME]: svc.metadata!.name!, 'endpointslice.kubernetes.io/managed-by': MANAGED_BY },
+        labels: { ...(svc.metadata!.labels ?? {}), ...sliceLabels(svc) },
         ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: svc.metadata!.name!, uid: svc.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
       };
       const object: KObject = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { ...metadata, generation: (slice?.metadata?.generation ?? 0) + 1 }, ...want };

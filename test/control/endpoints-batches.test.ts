@@ -106,6 +106,15 @@ describe('endpoints staleness', () => {
     expect(await listed(c, 'web')).toMatchObject({ ports: [[{ name: 'http', port: 8080, protocol: 'TCP' }]], slice: { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] } });
   });
 
+  it("a Service edited without new addresses gets its labels copied once, then is idle", async () => {
+    const { c } = await webCluster();
+    await c.send('PATCH', `${NS}/services/web`, { metadata: { labels: { team: 'shop' } }, spec: { ports: [{ name: 'http', port: 8080, targetPort: 'http' }] } }, MERGE);
+    await expectRecomputedThenIdle(c);
+    expect((await c.get(`${NS}/endpoints/web`)).metadata.labels).toEqual({ team: 'shop' });
+    const [slice] = await c.list('/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', 'kubernetes.io/service-name=web');
+    expect(slice.metadata.labels).toMatchObject({ team: 'shop', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' });
+  });
+
   it('selects by label keys with dots and slashes, and drops the Endpoints of a deleted Service', async () => {
     const { c, pods } = await webCluster();
     await c.send('PATCH', `${NS}/pods/${pods[1]}`, { metadata: { labels: { 'app.kubernetes.io/part-of': 'shop' } } }, MERGE);
