@@ -26,3 +26,12 @@ export function removeFinalizerOp(obj: KObject, finalizer: string): WriteOp {
   else delete next.metadata!.finalizers;
   return { op: 'update', object: next, rv };
 }
+
+/** The write that releases `obj` from the owner `ownerUid` (drops that ownerReference): orphaning, or a selector no longer matching. */
+export function releaseOp(obj: KObject, ownerUid: string): WriteOp {
+  const next = structuredClone(obj);
+  const refs = (next.metadata!.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
+  if (refs.length) next.metadata!.ownerReferences = refs;
+  else delete next.metadata!.ownerReferences;
+  return { op: 'update', object: next, rv: Number(obj.metadata!.resourceVersion) };
+}

@@ -1,7 +1,7 @@
 import type { KObject } from '../kinds/types.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
-import { deleteOp, removeFinalizerOp } from './deletion.js';
+import { deleteOp, releaseOp, removeFinalizerOp } from './deletion.js';
 
 // Garbage collection through controller ownerReferences (the owner_uid column):
 // - dependents whose owner is gone are deleted (Background propagation);
@@ -38,14 +38,6 @@ const WORK_SQL = `
 /** An owner finishing goes only if still no dependent points at it when written (one may have come since the read). */
 const noDependentsGuard = (uid: string) => ({ sql: 'NOT EXISTS (SELECT 1 FROM objects WHERE owner_uid = ?)', args: [uid] });
 
-function released(dependent: KObject, ownerUid: string): WriteOp {
-  const next = structuredClone(dependent);
-  const refs = (next.metadata!.ownerReferences ?? []).filter((r) => r.uid !== ownerUid);
-  if (refs.length) next.metadata!.ownerReferences = refs;
-  else delete next.metadata!.ownerReferences;
-  return { op: 'update', object: next, rv: Number(dependent.metadata!.resourceVersion) };
-}
-
 function finished(owner: KObject, finalizer: string): WriteOp {
   const op = removeFinalizerOp(owner, finalizer);
   return op.op === 'update' || op.op === 'delete' ? { ...op, guard: noDependentsGuard(owner.metadata!.uid!) } : op;
@@ -61,7 +53,7 @@ export async function collectGarbage(ctx: PassContext): Promise<void> {
     const op =
       work === 'finish-foreground' ? finished(obj, 'foregroundDeletion')
       : work === 'finish-orphan' ? finished(obj, 'orphan')
-      : work === 'release' ? released(obj, String(row.owner))
+      : work === 'release' ? releaseOp(obj, String(row.owner))
       : deleteOp(obj, now);
     if (op) ops.push(op);
   }

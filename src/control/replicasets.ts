@@ -4,7 +4,7 @@ import type { KObject } from '../kinds/types.js';
 import { selectorMatches, type LabelSelector } from '../kinds/validation.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
-import { deleteOp } from './deletion.js';
+import { deleteOp, releaseOp } from './deletion.js';
 import { groupBy, ownedPodCountGuard } from './pod-rows.js';
 import {
   ORPHAN_GROUPS_SQL,
@@ -118,14 +118,6 @@ function statusOf(rs: KObject, spec: RSSpec, groups: OwnedGroup[]): Record<strin
     availableReplicas: sum(groups, (g) => g.available),
     observedGeneration: rs.metadata!.generation ?? 1,
   };
-}
-
-function releaseOp(pod: KObject, rsUid: string): WriteOp {
-  const next = structuredClone(pod);
-  const refs = (next.metadata!.ownerReferences ?? []).filter((r) => r.uid !== rsUid);
-  if (refs.length) next.metadata!.ownerReferences = refs;
-  else delete next.metadata!.ownerReferences;
-  return { op: 'update', object: next, rv: Number(pod.metadata!.resourceVersion) };
 }
 
 function adoptOp(pod: KObject, rs: KObject): WriteOp {
