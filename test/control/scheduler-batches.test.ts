@@ -8,6 +8,7 @@ import { scheduler } from '../../src/control/scheduler.js';
 import type { KObject } from '../../src/kinds/types.js';
 import type { ManualClock } from '../../src/store/clock.js';
 import type { Store } from '../../src/store/store.js';
+import { podObject, type PodOpts } from '../helpers/pod-object.js';
 import { openTempStore, type TempStore } from '../helpers/temp-store.js';
 
 function node(name: string, cpu = '4'): KObject {
@@ -21,38 +22,9 @@ function node(name: string, cpu = '4'): KObject {
   };
 }
 
-interface PodOpts {
-  cpu?: string;
-  priority?: number;
-  created?: string;
-  owner?: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  spec?: Record<string, unknown>;
-  nodeName?: string;
-}
-
-function pod(name: string, o: PodOpts = {}): KObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: o.namespace ?? 'default',
-      uid: crypto.randomUUID(),
-      creationTimestamp: o.created ?? '2026-01-01T00:00:00Z',
-      labels: o.labels ?? {},
-      ...(o.owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: o.owner, uid: o.owner, controller: true }] } : {}),
-    },
-    spec: {
-      containers: [{ name: 'c', image: 'nginx', resources: { requests: o.cpu ? { cpu: o.cpu, memory: '64Mi' } : {} } }],
-      priority: o.priority ?? 0,
-      ...(o.nodeName ? { nodeName: o.nodeName } : {}),
-      ...o.spec,
-    },
-    status: { phase: 'Pending' },
-  };
-}
+// A pending pod with priority 0 and empty labels unless given; `cpu` requests that much CPU and 64Mi.
+const pod = (name: string, { cpu, ...o }: PodOpts & { cpu?: string } = {}) =>
+  podObject(name, { labels: {}, priority: 0, status: { phase: 'Pending' }, ...(cpu ? { requests: { cpu, memory: '64Mi' } } : {}), ...o });
 
 describe('the scheduler in batches', () => {
   let temp: TempStore;

@@ -5,6 +5,7 @@ import { scheduler } from '../../src/control/scheduler.js';
 import type { KObject } from '../../src/kinds/types.js';
 import type { Clock, ManualClock } from '../../src/store/clock.js';
 import { Store, type WriteOp } from '../../src/store/store.js';
+import { podObject, type PodOpts } from '../helpers/pod-object.js';
 import { openTempStore, type TempStore } from '../helpers/temp-store.js';
 
 interface NodeOpts {
@@ -27,45 +28,9 @@ function node(name: string, o: NodeOpts = {}): KObject {
   };
 }
 
-interface PodOpts {
-  requests?: Record<string, string>;
-  hostPort?: number;
-  nodeName?: string;
-  priority?: number;
-  tolerations?: unknown[];
-  schedulerName?: string;
-  created?: string;
-  owner?: string;
-}
-
-function pod(name: string, o: PodOpts = {}): KObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: 'default',
-      uid: crypto.randomUUID(),
-      creationTimestamp: o.created ?? '2026-01-01T00:00:00Z',
-      ...(o.owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: o.owner, controller: true }] } : {}),
-    },
-    spec: {
-      containers: [
-        {
-          name: 'c',
-          image: 'nginx',
-          resources: { requests: o.requests ?? {} },
-          ...(o.hostPort ? { ports: [{ containerPort: 80, hostPort: o.hostPort, protocol: 'TCP' }] } : {}),
-        },
-      ],
-      schedulerName: o.schedulerName ?? 'default-scheduler',
-      priority: o.priority ?? 0,
-      ...(o.nodeName ? { nodeName: o.nodeName } : {}),
-      ...(o.tolerations ? { tolerations: o.tolerations } : {}),
-    },
-    status: { phase: 'Pending' },
-  };
-}
+// A pending pod for the default scheduler, with priority 0; its owner is the ReplicaSet 'web'.
+const pod = (name: string, o: PodOpts = {}) =>
+  podObject(name, { schedulerName: 'default-scheduler', priority: 0, ownerName: 'web', status: { phase: 'Pending' }, ...o });
 
 /** A store whose commits wait for `open`, after telling `reached` that the pass has read and decided. */
 class GatedStore extends Store {

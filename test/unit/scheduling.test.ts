@@ -16,6 +16,7 @@ import {
   type NodeState,
   type Taint,
 } from '../../src/control/scheduling.js';
+import { podObject, type PodOpts } from '../helpers/pod-object.js';
 
 interface NodeOpts {
   cpu?: string;
@@ -45,33 +46,8 @@ function node(name: string, o: NodeOpts = {}): KObject {
   };
 }
 
-interface PodOpts {
-  requests?: Record<string, string>;
-  ports?: { hostPort: number; containerPort?: number; protocol?: string; hostIP?: string }[];
-  spec?: Record<string, unknown>;
-  labels?: Record<string, string>;
-  owner?: string;
-  created?: string;
-}
-
-function pod(name: string, o: PodOpts = {}): KObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: 'default',
-      uid: `uid-${name}`,
-      creationTimestamp: o.created ?? '2026-01-01T00:00:00Z',
-      labels: o.labels ?? {},
-      ...(o.owner ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: o.owner, uid: o.owner, controller: true }] } : {}),
-    },
-    spec: {
-      containers: [{ name: 'c', image: 'nginx', resources: { requests: o.requests ?? {} }, ports: o.ports?.map((p) => ({ containerPort: p.containerPort ?? p.hostPort, ...p })) }],
-      ...o.spec,
-    },
-  };
-}
+// A pod with a stable uid and empty labels unless given.
+const pod = (name: string, o: PodOpts = {}) => podObject(name, { uid: `uid-${name}`, labels: {}, ...o });
 
 const nodes = (...objs: KObject[]) => objs.map(nodeState);
 
