@@ -11,13 +11,13 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ManualClock } from '../src/store/clock.js';
+import { defaultWatchPolling } from '../src/api/watch.js';
 import { apiCosts, WORKER_WATCH_SECONDS } from './edge-api.js';
 import { measureBundle } from './edge-bundle.js';
-import { buildCluster, type BuiltCluster, type ClusterSize } from './edge-cluster.js';
+import { buildCluster, type ClusterSize } from './edge-cluster.js';
 import { apiTable, bundleTable, controllerLines, LIMITS, passTable } from './edge-report.js';
-import { runScenarios, type Scenario } from './edge-scenarios.js';
-import { HeapPeak, MiB, openEdgeTarget, openServeTarget, type Target } from './edge-target.js';
+import { EDGE_HEAP_FLAGS, scenariosIn, scenariosInCappedProcess } from './edge-home.js';
+import { MiB } from './edge-target.js';
 
 function intFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -48,24 +48,6 @@ async function bundleSection(): Promise<void> {
   if (bundle.wranglerSays) console.log(`\nwrangler: ${bundle.wranglerSays}`);
 }
 
-/** The scenarios in one home, on its own copy of the built cluster. */
-async function scenariosIn(
-  open: (file: string, clock: ManualClock, heap: HeapPeak) => Promise<Target>,
-  file: string,
-  cluster: BuiltCluster,
-  liveHeap = false,
-): Promise<{ scenarios: Scenario[]; heapBase: number }> {
-  const clock = new ManualClock(cluster.now);
-  const heap = new HeapPeak(liveHeap);
-  const t = await open(file, clock, heap);
-  try {
-    const scenarios = await runScenarios(t, clock, heap, cluster, size, MAX_PASSES, log);
-    return { scenarios, heapBase: Math.max(...scenarios.flatMap((s) => s.passes.map((p) => p.heapBase))) };
-  } finally {
-    await t.close();
-  }
-}
-
 async function passSection(): Promise<void> {
   console.log(`\n## 2. Reconcile passes: ${size.nodes} nodes, ${size.pods} pods in ${size.deployments} Deployments (each with a Service)`);
   const work = mkdtempSync(join(tmpdir(), 'skiff-bench-edge-'));
@@ -76,14 +58,17 @@ async function passSection(): Promise<void> {
     copyFileSync(join(work, 'base.db'), join(work, 'serve.db'));
     copyFileSync(join(work, 'base.db'), join(work, 'edge.db'));
     copyFileSync(join(work, 'base.db'), join(work, 'edge-live.db'));
-    const serve = await scenariosIn(async (f, c, h) => openServeTarget(f, c, h), join(work, 'serve.db'), cluster);
-    const edge = await scenariosIn(openEdgeTarget, join(work, 'edge.db'), cluster);
+    const run = { size, maxPasses: MAX_PASSES, cluster };
+    const serve = await scenariosIn('serve', join(work, 'serve.db'), run, log);
+    // The Worker's home in a process whose heap is capped as an isolate's: a pass that needed more would fail there.
+    const edge = await scenariosInCappedProcess(join(work, 'edge.db'), run);
     log('  edge again, collecting garbage before each heap sample (live heap):');
-    const edgeLive = await scenariosIn(openEdgeTarget, join(work, 'edge-live.db'), cluster, true);
+    const edgeLive = await scenariosInCappedProcess(join(work, 'edge-live.db'), run, true);
     console.log('');
     console.log(passTable(serve.scenarios, edge.scenarios, edgeLive.scenarios));
     console.log('');
     console.log(`Heap before a pass (collected; this process's code and state, not the pass's): serve ${MiB(serve.heapBase).toFixed(0)} MiB, edge ${MiB(edge.heapBase).toFixed(0)} MiB.`);
+    console.log(`The edge runs in a process of its own with V8's heap capped as a Worker isolate's (${EDGE_HEAP_FLAGS.join(' ')}): every pass completed within it.`);
     console.log('Sampled heap counts garbage V8 has not collected yet; live heap is the Worker run again with a full collection before every sample (at each database call and between controllers).');
     console.log('Each controller in the longest pass of each scenario (ms / store round trips / HTTP requests / peak heap above base; live heap in the "edge live" run):');
     for (const line of [...controllerLines('serve', serve.scenarios), ...controllerLines('edge', edge.scenarios), ...controllerLines('edge live', edgeLive.scenarios)]) console.log(line);
@@ -99,7 +84,7 @@ async function apiSection(): Promise<void> {
   console.log(apiTable(costs));
   console.log('');
   console.log(`Limit: ${LIMITS.subrequests} subrequests per invocation (Workers Free). The Worker also spends one round trip on the first request of an isolate (the schema check).`);
-  console.log(`A Worker watch is its own invocation for up to ${WORKER_WATCH_SECONDS} s and polls the change log every second; \`skiff serve\` shares one change feed among all watches.`);
+  console.log(`A Worker watch is its own invocation: it polls the change log ${defaultWatchPolling.maxPolls} times at most (1 s apart, backing off to 5 s while quiet), for at most ${WORKER_WATCH_SECONDS} s; \`skiff serve\` shares one change feed among all watches.`);
   console.log('A write in the Worker kicks a pass through waitUntil, in the same invocation: "create pod + the pass it kicks" is what that invocation spends.');
 }
 
