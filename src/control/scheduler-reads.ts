@@ -7,8 +7,13 @@ import { nodeState, spreadNeeds, summedUsage, type NodeState, type PendingPod, t
 
 export const SCHEDULER_NAME = 'default-scheduler';
 
-/** Pods waiting for this scheduler (`p` is the table alias). Pods with a nodeName are bound already. */
-const pending = (p: string) => `${p}.kind = 'Pod' AND (${p}.node_name IS NULL OR ${p}.node_name = '')
+/**
+ * Pods waiting for this scheduler (`p` is the table alias). Pods with a nodeName are bound already.
+ * The unbound pods are found by two lookups of the (kind, node_name) index: SQLite does not split
+ * `node_name IS NULL OR node_name = ''` into those, and would scan every pod.
+ */
+const pending = (p: string) => `${p}.kind = 'Pod' AND ${p}.rowid IN (SELECT rowid FROM objects WHERE kind = 'Pod' AND node_name IS NULL
+    UNION ALL SELECT rowid FROM objects WHERE kind = 'Pod' AND node_name = '')
   AND json_extract(${p}.object, '$.metadata.deletionTimestamp') IS NULL
   AND (${p}.phase IS NULL OR ${p}.phase NOT IN ('Succeeded', 'Failed'))
   AND COALESCE(NULLIF(json_extract(${p}.object, '$.spec.schedulerName'), ''), '${SCHEDULER_NAME}') = '${SCHEDULER_NAME}'
