@@ -1,49 +1,33 @@
+import { DIGEST_MODULUS } from '../kinds/uid-digest.js';
 import { servesPorts, type ServiceSpec } from './endpoints-output.js';
 
-// What the endpoints controller reads on every pass, computed in SQL so that an idle pass reads no row
-// per pod and no whole Endpoints or slice: pods grouped by (namespace, labels, named ports), and for
-// each Endpoints and managed EndpointSlice its key, rv, the number of addresses it lists and digests
-// of the pods it lists. A digest is the sum, modulo 2^52, of a 41-bit number read from each pod's uid,
-// so comparing digests tells whether the stored object lists exactly the pods (and the ready ones) that
-// the Service selects now, whatever else was written to those pods in between. (A pod keeps its IP and
-// node once it has an IP, so its uid stands for its address.)
+// What the endpoints controller reads on every pass, so that an idle pass reads no row per pod and no
+// whole Endpoints or slice: pods grouped by (namespace, labels, named ports) with counts and digests of
+// their uids, summed in SQL from the pods' summaries, and for each Endpoints and managed EndpointSlice
+// its key, rv and the count and digests kept in its summary (src/kinds/uid-digest.ts). Equal digests
+// tell that a stored object lists exactly the pods (and the ready ones) that the Service selects now,
+// whatever else was written to those pods in between. (A pod keeps its IP and node once it has an IP,
+// so its uid stands for its address.)
 
 export const MANAGED_BY = 'endpointslice-controller.k8s.io';
-export const SERVICE_NAME = 'kubernetes.io/service-name';
-/** Marks Endpoints this controller keeps, so it may delete them when their Service goes. */
-export const TRIGGER = 'endpoints.kubernetes.io/last-change-trigger-time';
 
-const MOD = 2 ** 52;
-const add = (a: number, b: number) => (a + b) % MOD;
-
-/** SQL for a uid's number: ten of its hex digits (the dash skipped) in base 17, under 2^41. */
-function uidNumber(expr: string): string {
-  return [1, 2, 3, 4, 5, 6, 7, 8, 10, 11].map((pos, i) => `instr('0123456789abcdef', substr(${expr}, ${pos}, 1)) * ${17 ** (9 - i)}`).join(' + ');
-}
-/** SQL summing uid numbers, modulo 2^52 (under 2^61 before the modulo up to a million pods: no overflow). */
-const digest = (uid: string, when = '1') => `COALESCE(SUM(CASE WHEN ${when} THEN ${uidNumber(uid)} END), 0) % ${MOD}`;
+const add = (a: number, b: number) => (a + b) % DIGEST_MODULUS;
 
 /** Pods an Endpoints may list: with an IP, not being deleted, not finished. */
 export const ELIGIBLE_POD = "summary ->> '$.podIP' IS NOT NULL AND summary ->> '$.deleting' = 0 AND COALESCE(phase, '') NOT IN ('Succeeded', 'Failed')";
 
-/** Round trip 1, after the Services: Endpoints, managed slices and pod groups, each as digests. */
+/** Round trip 1, after the Services: Endpoints, managed slices and pod groups, each as counts and digests. */
 export const DIGEST_QUERIES = [
-  `SELECT e.namespace, e.name, e.rv, (e.object -> '$.metadata.annotations."${TRIGGER}"') IS NOT NULL AS managed,
-     COUNT(a.value) AS count, ${digest("a.value ->> '$.targetRef.uid'")} AS all_pods,
-     ${digest("a.value ->> '$.targetRef.uid'", "l.key = 'addresses'")} AS addresses
-   FROM objects e
-   LEFT JOIN json_each(e.object, '$.subsets') s
-   LEFT JOIN json_each(s.value) l ON l.key IN ('addresses', 'notReadyAddresses')
-   LEFT JOIN json_each(l.value) a
-   WHERE e.kind = 'Endpoints' GROUP BY e.namespace, e.name`,
-  `SELECT o.namespace, o.name, o.rv, o.object ->> '$.metadata.labels."${SERVICE_NAME}"' AS service,
-     COUNT(p.value) AS count, ${digest("p.value ->> '$.targetRef.uid'")} AS all_pods,
-     ${digest("p.value ->> '$.targetRef.uid'", "p.value ->> '$.conditions.serving'")} AS serving
-   FROM objects o LEFT JOIN json_each(o.object, '$.endpoints') p
-   WHERE o.kind = 'EndpointSlice' AND o.object ->> '$.metadata.labels."endpointslice.kubernetes.io/managed-by"' = '${MANAGED_BY}'
-   GROUP BY o.namespace, o.name ORDER BY o.namespace, o.name`,
-  `SELECT namespace, summary -> '$.labels' AS labels, summary -> '$.namedPorts' AS named_ports,
-     COUNT(*) AS count, ${digest('uid')} AS all_pods, ${digest('uid', "summary ->> '$.ready'")} AS ready
+  `SELECT namespace, name, rv, summary ->> '$.managed' AS managed, summary ->> '$.count' AS count,
+     summary ->> '$.all' AS all_pods, summary ->> '$.addresses' AS addresses
+   FROM objects WHERE kind = 'Endpoints'`,
+  `SELECT namespace, name, rv, summary ->> '$.service' AS service, summary ->> '$.count' AS count,
+     summary ->> '$.all' AS all_pods, summary ->> '$.serving' AS serving
+   FROM objects WHERE kind = 'EndpointSlice' AND summary ->> '$.managedBy' = '${MANAGED_BY}'
+   ORDER BY namespace, name`,
+  `SELECT namespace, summary -> '$.labels' AS labels, summary -> '$.namedPorts' AS named_ports, COUNT(*) AS count,
+     SUM(summary ->> '$.uidNumber') % ${DIGEST_MODULUS} AS all_pods,
+     COALESCE(SUM(CASE WHEN summary ->> '$.ready' THEN summary ->> '$.uidNumber' END), 0) % ${DIGEST_MODULUS} AS ready
    FROM objects
    WHERE kind = 'Pod' AND namespace IN (SELECT namespace FROM objects WHERE kind = 'Service') AND ${ELIGIBLE_POD}
    GROUP BY 1, 2, 3`,

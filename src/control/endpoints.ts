@@ -1,3 +1,5 @@
+import { TRIGGER_ANNOTATION } from '../kinds/endpoints.js';
+import { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from '../kinds/endpointslice.js';
 import type { KObject } from '../kinds/types.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
@@ -6,11 +8,9 @@ import {
   ELIGIBLE_POD,
   freshness,
   MANAGED_BY,
-  SERVICE_NAME,
   toEndpointsDigest,
   toPodGroup,
   toSliceDigest,
-  TRIGGER,
   type EndpointsDigest,
   type PodGroup,
   type SliceDigest,
@@ -79,7 +79,7 @@ function batch(stale: Stale[], podBudget: number, count: number): Stale[] {
 }
 
 /** The labels that tie a slice to its Service and to this controller. */
-const sliceLabels = (svc: KObject) => ({ [SERVICE_NAME]: svc.metadata!.name!, 'endpointslice.kubernetes.io/managed-by': MANAGED_BY });
+const sliceLabels = (svc: KObject) => ({ [SERVICE_NAME_LABEL]: svc.metadata!.name!, [MANAGED_BY_LABEL]: MANAGED_BY });
 
 /** SELECT of the objects of `kind` named by [namespace, name] pairs, in one statement. */
 const byKeys = (kind: string, keys: [string, string][]) => ({
@@ -127,7 +127,7 @@ export async function endpoints(ctx: PassContext): Promise<void> {
   const sliceKeys = work.filter((s) => s.slice).map((s): [string, string] => [s.slice!.namespace, s.slice!.name]);
   const [epObjects, sliceObjects, ...podSets] = await ctx.store.rows([byKeys('Endpoints', epKeys), byKeys('EndpointSlice', sliceKeys), ...work.map((s) => selectedPods(s.svc))]);
   const existing = new Map(epObjects.map(objectOf).map((e) => [keyOf(e), e]));
-  const storedSlices = new Map(sliceObjects.map(objectOf).map((s) => [`${s.metadata!.namespace}/${s.metadata!.labels?.[SERVICE_NAME]}`, s]));
+  const storedSlices = new Map(sliceObjects.map(objectOf).map((s) => [`${s.metadata!.namespace}/${s.metadata!.labels?.[SERVICE_NAME_LABEL]}`, s]));
 
   const stamp = ctx.timestamp();
   const ops: WriteOp[] = [...deletions];
@@ -140,7 +140,7 @@ export async function endpoints(ctx: PassContext): Promise<void> {
     const wantSubsets = subsets(spec, selected);
     if (!ep || newerThan(ep) || JSON.stringify(ep.subsets ?? []) !== JSON.stringify(wantSubsets)) {
       const labels = { ...(svc.metadata!.labels ?? {}) };
-      const metadata = { ...(ep?.metadata ?? {}), name: svc.metadata!.name, namespace: svc.metadata!.namespace, labels, annotations: { ...(ep?.metadata?.annotations ?? {}), [TRIGGER]: stamp } };
+      const metadata = { ...(ep?.metadata ?? {}), name: svc.metadata!.name, namespace: svc.metadata!.namespace, labels, annotations: { ...(ep?.metadata?.annotations ?? {}), [TRIGGER_ANNOTATION]: stamp } };
       const object: KObject = { apiVersion: 'v1', kind: 'Endpoints', metadata, ...(wantSubsets.length ? { subsets: wantSubsets } : {}) };
       if (ep) ops.push({ op: 'update', object, rv: Number(ep.metadata!.resourceVersion) });
       else ops.push({ op: 'create', object: { ...object, metadata: { ...metadata, uid: crypto.randomUUID(), creationTimestamp: stamp } }, requireNamespace: true });

@@ -3,6 +3,7 @@
 import type { Cause, KindDef } from './types.js';
 import { age, listWithMore } from './format.js';
 import { validateProtocol } from './podspec.js';
+import { digestOf } from './uid-digest.js';
 import { each, invalid, isDNS1123Label, isDNS1123Subdomain, isValidIP, isValidPortNum, required, validateMetadata } from './validation.js';
 
 function defaultEndpoints(ep: any): void {
@@ -52,6 +53,22 @@ export function formatEndpoints(ep: any): string {
   return listWithMore(items, 3, '');
 }
 
+/** Set by the endpoints controller on the Endpoints it keeps, so it may delete them when their Service goes. */
+export const TRIGGER_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+
+/** What the endpoints controller compares on every pass: the pods listed, counted and digested, and whether it keeps them. */
+function endpointsSummary(ep: any) {
+  const listed = (key: string): any[] => (ep?.subsets ?? []).flatMap((s: any) => s?.[key] ?? []);
+  const [ready, notReady] = [listed('addresses'), listed('notReadyAddresses')];
+  const uid = (a: any) => a?.targetRef?.uid;
+  return {
+    count: ready.length + notReady.length,
+    all: digestOf([...ready, ...notReady].map(uid)),
+    addresses: digestOf(ready.map(uid)),
+    managed: ep?.metadata?.annotations?.[TRIGGER_ANNOTATION] !== undefined,
+  };
+}
+
 export const endpoints: KindDef = {
   kind: 'Endpoints',
   group: '',
@@ -63,6 +80,7 @@ export const endpoints: KindDef = {
   nameRule: 'subdomain',
   defaults: defaultEndpoints,
   validate: validateEndpoints,
+  summary: endpointsSummary,
   columns: [
     { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 },
     { name: 'Endpoints', type: 'string', description: 'The set of all endpoints is the union of all subsets.', priority: 0 },

@@ -3,6 +3,7 @@
 import type { Cause, KindDef } from './types.js';
 import { age, listWithMore } from './format.js';
 import { validateProtocol } from './podspec.js';
+import { digestOf } from './uid-digest.js';
 import {
   duplicate, each, invalid, isDNS1123Label, isDNS1123Subdomain, isIPv4, isIPv6, isValidPortNum, notSupported,
   required, validateImmutable, validateLabels, validateMetadata,
@@ -72,6 +73,22 @@ function endpointsCell(endpoints: any[] | undefined): string {
   return listWithMore((endpoints ?? []).flatMap((e) => e?.addresses ?? []));
 }
 
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+
+/** What the endpoints controller compares on every pass: the pods listed, counted and digested, and whose slice it is. */
+function sliceSummary(slice: any) {
+  const endpoints: any[] = slice?.endpoints ?? [];
+  const uid = (e: any) => e?.targetRef?.uid;
+  return {
+    count: endpoints.length,
+    all: digestOf(endpoints.map(uid)),
+    serving: digestOf(endpoints.filter((e) => e?.conditions?.serving).map(uid)),
+    service: slice?.metadata?.labels?.[SERVICE_NAME_LABEL] ?? null,
+    managedBy: slice?.metadata?.labels?.[MANAGED_BY_LABEL] ?? null,
+  };
+}
+
 export const endpointSlice: KindDef = {
   kind: 'EndpointSlice',
   group: 'discovery.k8s.io',
@@ -83,6 +100,7 @@ export const endpointSlice: KindDef = {
   hasSpec: true,
   defaults: defaultEndpointSlice,
   validate: validateEndpointSlice,
+  summary: sliceSummary,
   columns: [
     { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', priority: 0 },
     { name: 'AddressType', type: 'string', description: 'addressType specifies the type of address carried by this EndpointSlice.', priority: 0 },

@@ -1,5 +1,6 @@
 import { milliValue, wholeValue } from './quantity.js';
 import type { KObject } from './types.js';
+import { uidNumber } from './uid-digest.js';
 
 /**
  * What controllers need of a pod, kept in its own column so a pass over many pods reads
@@ -19,6 +20,8 @@ export interface PodSummary {
   namedPorts: Record<string, number>;
   created: string;
   deleting: boolean;
+  /** The uid's number in the endpoints controller's digests (uid-digest.ts). */
+  uidNumber: number;
 }
 
 type Resources = { requests?: Record<string, unknown> };
@@ -69,5 +72,6 @@ export function podSummary(pod: KObject): PodSummary {
     namedPorts,
     created: String(pod.metadata?.creationTimestamp ?? ''),
     deleting: !!pod.metadata?.deletionTimestamp,
+    uidNumber: uidNumber(String(pod.metadata?.uid ?? '')),
   };
 }
