@@ -1,0 +1,1 @@
+CREATE INDEX `objects_deleting` ON `objects` (`kind`) WHERE json_extract(object, '$.metadata.deletionTimestamp') IS NOT NULL;
