@@ -28,9 +28,16 @@ import { evictionSecondsSql, evictionTime } from './taint-eviction.js';
 const COMPONENT = 'node-controller';
 const EVICTION_COMPONENT = 'taint-eviction-controller';
 
-/** Names that pods are bound to but that are not Nodes. */
-const MISSING_NODES_SQL = `SELECT b.name FROM (SELECT DISTINCT node_name AS name FROM objects WHERE kind = 'Pod') b
-  WHERE b.name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects n WHERE n.kind = 'Node' AND n.namespace = '' AND n.name = b.name)`;
+/**
+ * Names that pods are bound to but that are not Nodes. The bound names are walked one index seek at a
+ * time (a skip scan): SQLite reads every pod row for a DISTINCT over an indexed generated column.
+ */
+const MISSING_NODES_SQL = `WITH RECURSIVE bound(name) AS (
+    SELECT MIN(node_name) FROM objects WHERE kind = 'Pod' AND node_name > ''
+    UNION ALL
+    SELECT (SELECT MIN(node_name) FROM objects WHERE kind = 'Pod' AND node_name > bound.name) FROM bound WHERE bound.name IS NOT NULL)
+  SELECT name FROM bound
+  WHERE name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects n WHERE n.kind = 'Node' AND n.namespace = '' AND n.name = bound.name)`;
 
 const DELETION = `p.object ->> '$.metadata.deletionTimestamp'`;
 
