@@ -1,5 +1,5 @@
 import type { KObject } from '../kinds/types.js';
-import type { WriteOp } from '../store/store.js';
+import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
 import { nodeBindingGuard } from './pod-rows.js';
 import { clusterReads, clusterView, pendingBatch, SCHEDULER_NAME } from './scheduler-reads.js';
@@ -32,12 +32,6 @@ interface PodCondition {
   message?: string;
   lastProbeTime?: string | null;
   lastTransitionTime?: string;
-}
-
-function objectOf(row: Record<string, unknown>): KObject {
-  const obj = JSON.parse(String(row.object)) as KObject;
-  obj.metadata = { ...obj.metadata, resourceVersion: String(row.rv) };
-  return obj;
 }
 
 const conditionsOf = (pod: KObject) => ((pod.status as { conditions?: PodCondition[] } | undefined)?.conditions ?? []);
