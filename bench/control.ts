@@ -12,7 +12,7 @@
 //       scheduler: bind pending pods, the raw baselines, an idle pass over them
 //       deployment: scale a Deployment from 0, an idle pass over it
 //       nodeloss: lose 10% of the nodes under that Deployment (needs deployment)
-//   BENCH_MAX_PASSES (50)                      give up on a step after this many passes
+//   BENCH_MAX_PASSES (200)                     give up on a step after this many passes (a pass does at most batchSize)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +56,7 @@ function stepsFromEnv(): Set<Step> {
   return steps;
 }
 
-const MAX_PASSES = Number(process.env.BENCH_MAX_PASSES || 50);
+const MAX_PASSES = Number(process.env.BENCH_MAX_PASSES || 200);
 const NS = 'bench';
 const COMMIT_BATCH = 2000;
 const LOST_FRACTION = 0.1;
