@@ -27,6 +27,9 @@ export default defineConfig({
               bindings: {
                 LIBSQL_URL: inject('libsqlUrl'),
                 SKIFF_ADMIN_TOKEN: 'workers-test-token',
+                // Each file's isolate ends with the passes its requests kicked still running; one cut
+                // off would hold the pass lease over the next files' passes until it expired.
+                PASS_LEASE_SECONDS: '0',
               },
             },
           })),

@@ -68,6 +68,7 @@ function settingsOf(env: WorkerEnv): Settings {
       defaultNotReadyTolerationSeconds: count(env.DEFAULT_NOT_READY_TOLERATION_SECONDS, d.defaultNotReadyTolerationSeconds),
       defaultUnreachableTolerationSeconds: count(env.DEFAULT_UNREACHABLE_TOLERATION_SECONDS, d.defaultUnreachableTolerationSeconds),
       batchSize: positive(env.BATCH_SIZE, d.batchSize),
+      passLeaseSeconds: count(env.PASS_LEASE_SECONDS, d.passLeaseSeconds),
     },
     passSubrequestBudget: count(env.PASS_SUBREQUEST_BUDGET, DEFAULT_PASS_SUBREQUEST_BUDGET),
     watchMaxPolls: positive(env.WATCH_MAX_POLLS, defaultWatchPolling.maxPolls),

@@ -32,7 +32,7 @@ export const defaultControlOptions: ControlOptions = {
   changeLogSize: 100_000,
   batchSize: 2000,
   replicaSetBurst: 500,
-  passLeaseSeconds: 60,
+  passLeaseSeconds: 30,
 };
 
 export interface EventSpec {
