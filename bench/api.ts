@@ -12,15 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ApiClient, timedPool } from './client.js';
 import { rawInserts } from './raw-libsql.js';
-import { summary, table, type Row } from './report.js';
-
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
+import { intFromEnv, summary, table, type Row } from './report.js';
 
 const PODS = intFromEnv('BENCH_PODS', 10_000);
 const CONCURRENCY = intFromEnv('BENCH_CONCURRENCY', 8);

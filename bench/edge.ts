@@ -16,16 +16,9 @@ import { apiCosts, WORKER_WATCH_SECONDS } from './edge-api.js';
 import { measureBundle } from './edge-bundle.js';
 import { buildCluster, type ClusterSize } from './edge-cluster.js';
 import { apiTable, bundleTable, controllerLines, LIMITS, passTable } from './edge-report.js';
+import { intFromEnv } from './report.js';
 import { EDGE_HEAP_FLAGS, scenariosIn, scenariosInCappedProcess } from './edge-home.js';
 import { MiB } from './edge-target.js';
-
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 const SECTIONS = ['bundle', 'pass', 'api'] as const;
 type Section = (typeof SECTIONS)[number];
