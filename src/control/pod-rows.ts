@@ -30,10 +30,8 @@ export function toPodRow(r: Record<string, unknown>): PodRow {
   };
 }
 
-export const isTerminal = (p: { phase: string | null }) => p.phase === 'Succeeded' || p.phase === 'Failed';
-
 /** The guard that keeps racing passes from binding past a node's capacity: the node still has `count` pods. */
-export function nodePodCountGuard(node: string, count: number) {
+function nodePodCountGuard(node: string, count: number) {
   return { sql: "(SELECT COUNT(*) FROM objects WHERE kind = 'Pod' AND node_name = ?) = ?", args: [node, count] };
 }
 
