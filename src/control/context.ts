@@ -22,6 +22,10 @@ export interface ControlOptions {
   replicaSetBurst: number;
   /** How long a pass holds the lease that keeps other passes (processes, isolates) waiting; 0: no lease. */
   passLeaseSeconds: number;
+  /** cluster-cidr: the IPv4 range the node IPAM controller gives nodes their spec.podCIDR from. */
+  clusterCidr: string;
+  /** node-cidr-mask-size: the prefix length of each node's podCIDR. */
+  nodeCidrMaskSize: number;
 }
 
 export const defaultControlOptions: ControlOptions = {
@@ -33,6 +37,8 @@ export const defaultControlOptions: ControlOptions = {
   batchSize: 2000,
   replicaSetBurst: 500,
   passLeaseSeconds: 30,
+  clusterCidr: '10.244.0.0/16',
+  nodeCidrMaskSize: 24,
 };
 
 export interface EventSpec {
@@ -48,6 +54,11 @@ export interface EventSpec {
 /** What one controller sees of a pass: the store, the clock, the settings, and an event sink. */
 export class PassContext {
   writes = 0;
+  /**
+   * Nodes without spec.podCIDR, as node lifecycle found them in the health rows it reads anyway, so
+   * node IPAM costs an idle pass nothing (undefined: not read this pass).
+   */
+  nodesWithoutPodCidr?: string[];
   private events: EventSpec[] = [];
 
   constructor(

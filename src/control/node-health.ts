@@ -1,3 +1,4 @@
+import { ANNOTATION_NODE_AUTONOMY } from '../kinds/node.js';
 import { TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE } from '../kinds/pod.js';
 import type { KObject } from '../kinds/types.js';
 import type { Taint } from './scheduling.js';
@@ -25,6 +26,10 @@ export interface NodeHealth {
   renew?: string;
   ready?: ReadyCondition;
   taints: Taint[];
+  /** Annotated ANNOTATION_NODE_AUTONOMY: unreachable, it is not tainted NoExecute, so its pods stay. */
+  autonomous: boolean;
+  /** spec.podCIDR, for the node IPAM controller after this one ('' or undefined: none yet). */
+  podCIDR?: string;
 }
 
 /** What the controller changes on a node: its Ready condition, its taints, and the event to tell. */
@@ -34,12 +39,17 @@ export interface NodeChange {
   event?: 'NodeNotReady' | 'NodeReady';
 }
 
-/** One row per Node: name, rv, creation, lease renewal, Ready condition, taints; the whole Node stays in the database. */
+/**
+ * One row per Node: name, rv, creation, lease renewal, Ready condition, taints, the autonomy
+ * annotation and podCIDR; the whole Node stays in the database.
+ */
 export const NODE_HEALTH_SQL = `SELECT n.name, n.rv, n.object ->> '$.metadata.creationTimestamp' AS created,
     l.object ->> '$.spec.renewTime' AS renew,
     (SELECT json_object('status', c.value ->> 'status', 'reason', c.value ->> 'reason', 'lastHeartbeatTime', c.value ->> 'lastHeartbeatTime')
       FROM json_each(n.object, '$.status.conditions') c WHERE c.value ->> 'type' = 'Ready' LIMIT 1) AS ready,
-    n.object -> '$.spec.taints' AS taints
+    n.object -> '$.spec.taints' AS taints,
+    n.object -> '$.metadata.annotations' ->> '${ANNOTATION_NODE_AUTONOMY}' AS autonomy,
+    n.object ->> '$.spec.podCIDR' AS pod_cidr
   FROM objects n LEFT JOIN objects l ON l.kind = 'Lease' AND l.namespace = 'kube-node-lease' AND l.name = n.name
   WHERE n.kind = 'Node' AND n.namespace = ''
   ORDER BY n.name`;
@@ -55,6 +65,8 @@ export function toNodeHealth(r: Record<string, unknown>): NodeHealth {
     renew: text(r.renew),
     ready: ready && { type: 'Ready', status: text(ready.status), reason: text(ready.reason), lastHeartbeatTime: text(ready.lastHeartbeatTime) },
     taints: r.taints ? (JSON.parse(String(r.taints)) as Taint[]) : [],
+    autonomous: r.autonomy === 'true',
+    podCIDR: text(r.pod_cidr),
   };
 }
 
@@ -68,6 +80,8 @@ export function healthOf(node: KObject, renew: string | undefined): NodeHealth {
     renew,
     ready: conditions.find((c): c is ReadyCondition => c.type === 'Ready'),
     taints: ((node.spec as { taints?: Taint[] } | undefined)?.taints ?? []),
+    autonomous: node.metadata!.annotations?.[ANNOTATION_NODE_AUTONOMY] === 'true',
+    podCIDR: (node.spec as { podCIDR?: string } | undefined)?.podCIDR,
   };
 }
 
@@ -79,7 +93,9 @@ function heartbeat(h: NodeHealth): number {
 
 /**
  * The change the node needs now (undefined: none): Ready=Unknown once its heartbeat is older than the
- * grace period, Ready=True again when the lease is renewed, and the taints that match its Ready status.
+ * grace period, Ready=True again when the lease is renewed, and the taints that match its Ready status
+ * (an autonomous node that is unreachable gets the NoSchedule taint alone, so its pods are not evicted;
+ * without the annotation the NoExecute taint follows).
  */
 export function nodeChange(h: NodeHealth, now: Date, stamp: string, gracePeriodSeconds: number): NodeChange | undefined {
   const stale = now.getTime() - heartbeat(h) > gracePeriodSeconds * 1000;
@@ -94,7 +110,8 @@ export function nodeChange(h: NodeHealth, now: Date, stamp: string, gracePeriodS
   }
   const status = (change.ready ?? h.ready)?.status;
   const key = status === 'Unknown' ? TAINT_NODE_UNREACHABLE : status === 'False' ? TAINT_NODE_NOT_READY : undefined;
-  const wanted: Taint[] = key ? [{ key, effect: 'NoSchedule' }, { key, effect: 'NoExecute' }] : [];
+  const effects = key === TAINT_NODE_UNREACHABLE && h.autonomous ? ['NoSchedule'] : ['NoSchedule', 'NoExecute'];
+  const wanted: Taint[] = key ? effects.map((effect) => ({ key, effect })) : [];
   const kept = h.taints.filter((t) => !MANAGED_TAINTS.includes(t.key) || wanted.some((w) => w.key === t.key && w.effect === t.effect));
   const added = wanted.filter((w) => !h.taints.some((t) => t.key === w.key && t.effect === w.effect)).map((w) => ({ ...w, timeAdded: stamp }));
   if (added.length || kept.length !== h.taints.length) change.taints = [...kept, ...added];

@@ -140,6 +140,7 @@ export async function nodeLifecycle(ctx: PassContext): Promise<void> {
   const [now, stamp] = [ctx.now(), ctx.timestamp()];
   const [healthRows, missingRows] = await ctx.store.rows([NODE_HEALTH_SQL, MISSING_NODES_SQL]);
   const health = new Map(healthRows.map((r) => [String(r.name), toNodeHealth(r)]));
+  ctx.nodesWithoutPodCidr = [...health.values()].filter((h) => !h.podCIDR).map((h) => h.name);
 
   // The nodes as this pass will leave them: pods are found due, and judged, by those.
   const changing: string[] = [];

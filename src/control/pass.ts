@@ -5,6 +5,7 @@ import { deployments } from './deployments.js';
 import { endpoints } from './endpoints.js';
 import { collectGarbage } from './garbage-collector.js';
 import { finishNamespaces } from './namespaces.js';
+import { nodeIpam } from './node-ipam.js';
 import { nodeLifecycle } from './node-lifecycle.js';
 import { replicaSets } from './replicasets.js';
 import { scheduler } from './scheduler.js';
@@ -25,6 +26,8 @@ export interface PassResult {
 
 export const CONTROLLERS = [
   ['node-lifecycle', nodeLifecycle],
+  // After node lifecycle, whose health rows tell it (at no cost) whether any node lacks a podCIDR.
+  ['node-ipam', nodeIpam],
   ['garbage-collector', collectGarbage],
   ['namespace', finishNamespaces],
   ['deployment', deployments],

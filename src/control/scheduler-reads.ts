@@ -2,6 +2,7 @@
 // placing them needs as aggregates computed by the database (per node, per priority), never a row
 // per bound pod nor whole Node objects.
 import type { InStatement } from '@libsql/client';
+import { LABEL_POD_NETWORK, POD_NETWORK_HOST } from '../kinds/node.js';
 import type { KObject } from '../kinds/types.js';
 import { nodeState, spreadNeeds, summedUsage, type NodeState, type PendingPod, type Usage } from './scheduling.js';
 
@@ -69,9 +70,47 @@ const USAGE = `SELECT node, priority, json_group_object(resource, total) AS requ
     FROM objects p, json_each(p.summary, '$.requests') r WHERE ${ACTIVE} GROUP BY 1, 2, 3)
   GROUP BY node, priority`;
 
-/** Host ports in use per node and priority (rows only for pods that ask for some). */
-const PORTS = `SELECT DISTINCT p.node_name AS node, ${priority('p')} AS priority, hp.value AS port
-  FROM objects p, json_each(p.summary, '$.hostPorts') hp WHERE ${ACTIVE}`;
+/** The container ports of the pod object `object`, a row each as `cp` (with HOST_NETWORK_PORT). */
+export const containerPortRows = (object: string) => `json_each(${object}, '$.spec.containers') c, json_each(c.value, '$.ports') cp`;
+
+// What one `cp` row takes on the host where pods share its network (as hostNetworkPorts in scheduling.ts).
+const PORT_NUMBER = `COALESCE(NULLIF(cp.value ->> 'hostPort', 0), cp.value ->> 'containerPort')`;
+const PORT_PROTOCOL = `COALESCE(cp.value ->> 'protocol', 'TCP')`;
+const PORT_IP = `CASE WHEN cp.value ->> 'hostPort' THEN COALESCE(NULLIF(cp.value ->> 'hostIP', ''), '0.0.0.0') ELSE '0.0.0.0' END`;
+
+/** hostNetworkPorts (scheduling.ts) of one `cp` row: the port it takes on the host, or NULL for none. */
+export const HOST_NETWORK_PORT = `CASE WHEN ${PORT_NUMBER} THEN ${PORT_PROTOCOL} || '/' || ${PORT_IP} || '/' || ${PORT_NUMBER} END`;
+
+/**
+ * The guard on binding a pod to a node whose pods share the host's network: no active pod there
+ * listens on one of `ports` (hostNetworkPorts; overlapping as portsConflict has it). The pod count
+ * the binding is also conditional on misses pods that came and went between a pass's read and its
+ * write; this looks at the node's pods as they are.
+ */
+export function hostPortsFreeGuard(node: string, ports: string[]): { sql: string; args: (string | number)[] } {
+  const wanted = ports.map((p) => [p.slice(0, p.indexOf('/')), p.slice(p.indexOf('/') + 1, p.lastIndexOf('/')), Number(p.slice(p.lastIndexOf('/') + 1))]);
+  const wild = `('0.0.0.0', '::', '')`;
+  return {
+    sql: `NOT EXISTS (SELECT 1 FROM objects p, ${containerPortRows('p.object')}, json_each(?) w
+      WHERE p.kind = 'Pod' AND p.node_name = ? AND COALESCE(p.phase, '') NOT IN ('Succeeded', 'Failed')
+        AND ${PORT_NUMBER} = w.value ->> 2 AND ${PORT_PROTOCOL} = w.value ->> 0
+        AND (${PORT_IP} IN ${wild} OR w.value ->> 1 IN ${wild} OR ${PORT_IP} = w.value ->> 1))`,
+    args: [JSON.stringify(wanted), node],
+  };
+}
+
+/**
+ * Host ports in use per node and priority (rows only for pods that use some): the pods' hostPorts,
+ * and on nodes whose pods share the host's network, every container port (those pods are read whole,
+ * but only there: the summary has no container ports).
+ */
+const PORTS = `SELECT p.node_name AS node, ${priority('p')} AS priority, hp.value AS port
+  FROM objects p, json_each(p.summary, '$.hostPorts') hp WHERE ${ACTIVE}
+  UNION
+  SELECT p.node_name, ${priority('p')}, ${HOST_NETWORK_PORT}
+  FROM objects n JOIN objects p ON p.kind = 'Pod' AND p.node_name = n.name, ${containerPortRows('p.object')}
+  WHERE n.kind = 'Node' AND n.namespace = '' AND n.object -> '$.metadata.labels' ->> '${LABEL_POD_NETWORK}' = '${POD_NETWORK_HOST}'
+    AND ${ACTIVE} AND ${HOST_NETWORK_PORT} IS NOT NULL`;
 
 /**
  * Active pods not being deleted that spreading the batch counts, grouped by node, priority,

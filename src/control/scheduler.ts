@@ -2,7 +2,7 @@ import type { KObject } from '../kinds/types.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
 import { nodeBindingGuard } from './pod-rows.js';
-import { clusterReads, clusterView, pendingBatch, SCHEDULER_NAME } from './scheduler-reads.js';
+import { clusterReads, clusterView, hostPortsFreeGuard, pendingBatch, SCHEDULER_NAME } from './scheduler-reads.js';
 import { pendingPod, placementKey, placePod, queueOrder, type Placement, type PendingPod, type PlacedPod } from './scheduling.js';
 
 // The scheduler (kube-scheduler's default-scheduler): binds pending pods in bounded batches, in
@@ -14,8 +14,9 @@ import { pendingPod, placementKey, placePod, queueOrder, type Placement, type Pe
 //   3. one write round trip: the bindings, conditions and events.
 // Pods beyond the batch wait for the next pass, which follows at once when this one wrote.
 // A binding is conditional on the pod's resourceVersion, on the node still holding as many pods as
-// it held when read, and on the node still having room for the pod, so racing passes never
-// over-commit a node, whether they read the same snapshot or not.
+// it held when read, and on the node still having room for the pod (and, where pods share the host's
+// network, its ports free), so racing passes never over-commit a node, whether they read the same
+// snapshot or not.
 
 const COMPONENT = SCHEDULER_NAME;
 /**
@@ -75,7 +76,13 @@ export async function scheduler(ctx: PassContext): Promise<void> {
     if ('node' in placement) {
       unplaced.clear();
       const node = placement.node;
-      ops.push({ op: 'update', object: bound(obj, node.name, now), rv, guard: nodeBindingGuard(node.name, node.podCount, pod.requests, node.allocatable) });
+      const guard = nodeBindingGuard(node.name, node.podCount, pod.requests, node.allocatable);
+      if (node.hostNetwork && pod.podPorts.length) {
+        const ports = hostPortsFreeGuard(node.name, pod.podPorts);
+        guard.sql = `${guard.sql} AND ${ports.sql}`;
+        guard.args.push(...ports.args);
+      }
+      ops.push({ op: 'update', object: bound(obj, node.name, now), rv, guard });
       node.add(pod satisfies PlacedPod);
       ctx.event({ involved: obj, type: 'Normal', reason: 'Scheduled', message: `Successfully assigned ${pod.namespace}/${pod.name} to ${node.name}`, component: COMPONENT });
       continue;

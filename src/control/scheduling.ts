@@ -5,6 +5,7 @@
 // NodeResourcesFit, PodTopologySpread. Scores (weights as kube-scheduler's): TaintToleration 3,
 // NodeAffinity 2, NodeResourcesFit (LeastAllocated) 1, PodTopologySpread 2. Messages are
 // kube-scheduler's words, so `kubectl describe` reads the same.
+import { LABEL_POD_NETWORK, POD_NETWORK_HOST } from '../kinds/node.js';
 import { podSummary } from '../kinds/pod-summary.js';
 import { TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE } from '../kinds/pod.js';
 import { milliValue, wholeValue } from '../kinds/quantity.js';
@@ -87,6 +88,8 @@ export interface PlacedPod {
   requests: Record<string, number>;
   /** "PROTOCOL/HOSTIP/PORT", as the pod summary has them. */
   hostPorts: string[];
+  /** Every container port as a host port, in the same form: what it takes on a node whose pods share the host's network. */
+  podPorts: string[];
   priority: number;
   terminal: boolean;
   deleting: boolean;
@@ -127,6 +130,7 @@ export function pendingPod(pod: KObject): PendingPod {
     ownerKind: owner?.kind ?? null,
     requests: summary.requests,
     hostPorts: summary.hostPorts,
+    podPorts: hostNetworkPorts(pod),
     priority: spec.priority ?? 0,
     preemptionPolicy: spec.preemptionPolicy ?? 'PreemptLowerPriority',
     terminal: false,
@@ -136,6 +140,25 @@ export function pendingPod(pod: KObject): PendingPod {
     tolerations: spec.tolerations ?? [],
     spreadConstraints: spec.topologySpreadConstraints ?? [],
   };
+}
+
+type ContainerPort = { containerPort?: number; hostPort?: number; hostIP?: string; protocol?: string };
+
+/**
+ * The ports a pod listens on where its pods share the host's network (LABEL_POD_NETWORK host):
+ * each container port, on its hostPort when it has one (on its hostIP), else on its containerPort (on
+ * every address). HOST_NETWORK_PORTS_SQL in scheduler-reads.ts says the same of the pods placed.
+ */
+export function hostNetworkPorts(pod: KObject): string[] {
+  const containers = ((pod.spec as { containers?: { ports?: ContainerPort[] }[] } | undefined)?.containers ?? []);
+  const ports = new Set<string>();
+  for (const c of containers) {
+    for (const p of c?.ports ?? []) {
+      const port = p.hostPort || p.containerPort;
+      if (port) ports.add(`${p.protocol ?? 'TCP'}/${(p.hostPort && p.hostIP) || '0.0.0.0'}/${port}`);
+    }
+  }
+  return [...ports];
 }
 
 /**
@@ -202,6 +225,8 @@ export interface PodGroup {
 export class NodeState {
   /** Every pod bound to the node, in any phase (what nodePodCountGuard counts). */
   podCount = 0;
+  /** Its pods share the host's network: each of their container ports is a host port. */
+  readonly hostNetwork: boolean;
   /** Sum of the requests of the active pods. */
   readonly requested: Record<string, number> = {};
   nonZeroCpu = 0;
@@ -216,13 +241,21 @@ export class NodeState {
     readonly taints: Taint[],
     readonly unschedulable: boolean,
     readonly allocatable: Record<string, number>,
-  ) {}
+  ) {
+    this.hostNetwork = labels[LABEL_POD_NETWORK] === POD_NETWORK_HOST;
+  }
+
+  /** The host ports a pod takes on this node. */
+  portsOf(p: Pick<PlacedPod, 'hostPorts' | 'podPorts'>): string[] {
+    return this.hostNetwork ? p.podPorts : p.hostPorts;
+  }
 
   /** One pod placed on the node. */
   add(p: PlacedPod): void {
     this.podCount++;
     if (p.terminal) return;
-    const { priority, requests, hostPorts } = p;
+    const { priority, requests } = p;
+    const hostPorts = this.portsOf(p);
     this.addUsage({ priority, requests, hostPorts, nonZeroCpu: requests.cpu || DEFAULT_MILLI_CPU_REQUEST, nonZeroMemory: requests.memory || DEFAULT_MEMORY_REQUEST });
     if (!p.deleting) this.groups.push({ priority, namespace: p.namespace, ownerUid: p.ownerUid, labels: p.labels, labelsKey: JSON.stringify(p.labels), count: 1 });
   }
@@ -517,7 +550,9 @@ function filterWith(pod: PendingPod, node: NodeState, spread: SpreadFilter[]): R
   if (taint) return { reasons: [untoleratedTaintReason(taint)], resolvable: false };
   if (!matchesNodeAffinity(pod, node)) return { reasons: [REASON.affinity], resolvable: false };
   // Only a pod asking for host ports can conflict; most ask for none, so skip gathering the node's.
-  if (pod.hostPorts.length && portsConflict(pod.hostPorts, node.hostPorts)) return { reasons: [REASON.ports], resolvable: true };
+  // On a node whose pods share the host's network, every container port is a host port.
+  const ports = node.portsOf(pod);
+  if (ports.length && portsConflict(ports, node.hostPorts)) return { reasons: [REASON.ports], resolvable: true };
   const short = fitsResources(pod, node);
   if (short.length) return { reasons: short, resolvable: true };
   for (const s of spread) {

@@ -3,18 +3,67 @@
 import type { Cause, KindDef } from './types.js';
 import { age } from './format.js';
 import { validateTaintEffect } from './podspec.js';
-import { duplicate, each, invalid, isQualifiedName, isValidLabelValue, validateMetadata } from './validation.js';
+import { duplicate, each, forbidden, invalid, isIPv4, isIPv6, isQualifiedName, isValidLabelValue, validateMetadata } from './validation.js';
 
 const ROLE_LABEL_PREFIX = 'node-role.kubernetes.io/';
 const LEGACY_ROLE_LABEL = 'kubernetes.io/role';
 
+/**
+ * Annotation (value "true") on a Node whose pods stay put while it is unreachable: the node
+ * lifecycle controller still marks it Ready=Unknown, its pods not ready, and taints it
+ * unreachable:NoSchedule, but not unreachable:NoExecute, so nothing is evicted (edge sites on flaky links).
+ */
+export const ANNOTATION_NODE_AUTONOMY = 'node.skiff.dev/autonomy';
+
+/**
+ * Label the agent puts on its Node saying how its pods are networked. POD_NETWORK_HOST: they share
+ * the host's network namespace (a runtime that cannot give them their own), so every containerPort
+ * is a host port and the scheduler keeps two pods listening on one port apart.
+ */
+export const LABEL_POD_NETWORK = 'node.skiff.dev/pod-network';
+export const POD_NETWORK_HOST = 'host';
+
 function defaultNode(node: any): void {
   // SetDefaults_NodeStatus: a node reporting capacity but no allocatable can allocate it all.
   if (node.status?.capacity && !node.status.allocatable) node.status.allocatable = { ...node.status.capacity };
+  // v1 conversion keeps podCIDR and podCIDRs[0] the same, whichever a client set.
+  const spec = node.spec;
+  if (spec && typeof spec === 'object') {
+    if (spec.podCIDR && !(Array.isArray(spec.podCIDRs) && spec.podCIDRs.length)) spec.podCIDRs = [spec.podCIDR];
+    else if (!spec.podCIDR && Array.isArray(spec.podCIDRs) && typeof spec.podCIDRs[0] === 'string' && spec.podCIDRs[0]) spec.podCIDR = spec.podCIDRs[0];
+  }
 }
 
-function validateNode(node: any): Cause[] {
-  const causes = validateMetadata(node);
+function isCidr(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(value);
+  if (!m) return false;
+  const bits = Number(m[2]);
+  return (isIPv4(m[1]) && bits <= 32) || (isIPv6(m[1]) && bits <= 128);
+}
+
+/** podCIDRs (ValidateNode, ValidateNodeUpdate): CIDRs, at most one per family, set once and then fixed. */
+function validatePodCidrs(node: any, old: any): Cause[] {
+  const causes: Cause[] = [];
+  const cidrs: unknown[] = Array.isArray(node.spec?.podCIDRs) ? node.spec.podCIDRs : [];
+  cidrs.forEach((c, i) => {
+    if (!isCidr(c)) causes.push(invalid(`spec.podCIDRs[${i}]`, c, 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'));
+  });
+  const dualStack = cidrs.length === 2 && isCidr(cidrs[0]) && isCidr(cidrs[1]) && String(cidrs[0]).includes(':') !== String(cidrs[1]).includes(':');
+  if (cidrs.length > 1 && !dualStack) {
+    causes.push(invalid('spec.podCIDRs', cidrs, 'may specify no more than one CIDR for each IP family'));
+  }
+  if (node.spec?.podCIDR && cidrs.length && node.spec.podCIDR !== cidrs[0]) causes.push(invalid('spec.podCIDR', node.spec.podCIDR, 'must match the first entry of spec.podCIDRs'));
+  // Only the node IPAM controller's first assignment may change them: "" to valid.
+  const before: unknown[] = Array.isArray(old?.spec?.podCIDRs) ? old.spec.podCIDRs : old?.spec?.podCIDR ? [old.spec.podCIDR] : [];
+  if (before.length && (before.length !== cidrs.length || before.some((c, i) => c !== cidrs[i]))) {
+    causes.push(forbidden('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'));
+  }
+  return causes;
+}
+
+function validateNode(node: any, old?: any): Cause[] {
+  const causes = [...validateMetadata(node), ...validatePodCidrs(node, old)];
   const seen = new Set<string>();
   (node.spec?.taints ?? []).forEach((t: any, i: number) => {
     const at = `spec.taints[${i}]`;

@@ -89,23 +89,11 @@ const template = (app: string, image: string) => ({
   spec: { containers: [{ name: 'app', image, ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '10m' } } }] },
 });
 
-/**
- * A settled cluster of `pods` pods: one Deployment with half of them and ReplicaSets of 10 (of 5 for
- * the smallest) with the rest, a Service for each, and a node per 50 pods (at least two).
- */
-async function openCluster(pods: number): Promise<Cluster> {
-  const { clock, store, remove } = await openTempStore('skiff-cost-', 'skiff.db');
-  const app = createApp({ store, clock, authenticate: () => true });
-  const request = async (path: string, method: string, body?: unknown, type = 'application/json') => {
-    const res = await app.fetch(new Request(`http://skiff${path}`, jsonRequest(method, body, type)));
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  };
-  const nodes = Array.from({ length: Math.max(2, pods / 50) }, (_, i) => `node-${i}`);
-  const c: Cluster = { store, clock, remove, request, nodes, lost: new Set() };
-
+/** A Node and its Lease, as a kubelet registers them: Ready, with no podCIDR yet. */
+function joining(clock: ManualClock, name: string): WriteOp[] {
   const now = stamp(clock);
   const allocatable = { cpu: '64', memory: '256Gi', pods: '110' };
-  const ops: WriteOp[] = nodes.flatMap((name): WriteOp[] => [
+  return [
     {
       op: 'create',
       object: {
@@ -123,8 +111,24 @@ async function openCluster(pods: number): Promise<Cluster> {
         spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: clock.now().toISOString() },
       },
     },
-  ]);
-  expect((await store.commit(ops)).every((r) => r.ok)).toBe(true);
+  ];
+}
+
+/**
+ * A settled cluster of `pods` pods: one Deployment with half of them and ReplicaSets of 10 (of 5 for
+ * the smallest) with the rest, a Service for each, and a node per 50 pods (at least two).
+ */
+async function openCluster(pods: number): Promise<Cluster> {
+  const { clock, store, remove } = await openTempStore('skiff-cost-', 'skiff.db');
+  const app = createApp({ store, clock, authenticate: () => true });
+  const request = async (path: string, method: string, body?: unknown, type = 'application/json') => {
+    const res = await app.fetch(new Request(`http://skiff${path}`, jsonRequest(method, body, type)));
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  };
+  const nodes = Array.from({ length: Math.max(2, pods / 50) }, (_, i) => `node-${i}`);
+  const c: Cluster = { store, clock, remove, request, nodes, lost: new Set() };
+
+  expect((await store.commit(nodes.flatMap((name) => joining(clock, name)))).every((r) => r.ok)).toBe(true);
 
   const service = (app: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: app }, spec: { selector: { app }, ports: [{ port: 80, targetPort: 8080 }] } });
   await request(`/apis/apps/v1/namespaces/${NS}/deployments`, 'POST', {
@@ -145,7 +149,8 @@ async function openCluster(pods: number): Promise<Cluster> {
 }
 
 /**
- * Work for every controller at once: a node stops renewing its lease (node lifecycle), a ReplicaSet
+ * Work for every controller at once: a node stops renewing its lease (node lifecycle), another joins
+ * without a podCIDR (node IPAM), a ReplicaSet
  * vanishes without its pods (garbage collector), a namespace with something in it is deleted
  * (namespace), the Deployment gets a new image (deployment), ReplicaSets are scaled up and down
  * (replicaset), new pods wait for nodes (scheduler) and pods' readiness changes (endpoints).
@@ -166,6 +171,10 @@ async function giveWork(c: Cluster): Promise<void> {
     const delta = i % 2 === 0 ? 5 : -Math.ceil(replicas(rs) / 2);
     await c.request(`/apis/apps/v1/namespaces/${NS}/replicasets/${rs.metadata!.name}/scale`, 'PATCH', { spec: { replicas: replicas(rs) + delta } }, merge);
   }
+
+  const joined = `node-${c.nodes.length}`;
+  expect((await c.store.commit(joining(c.clock, joined))).every((r) => r.ok)).toBe(true);
+  c.nodes.push(joined);
 
   // node-0 goes quiet: past node-monitor-grace-period, the others having renewed their leases.
   c.lost.add(c.nodes[0]);

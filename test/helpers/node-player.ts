@@ -56,15 +56,15 @@ export class NodePlayer {
       spec: {},
     };
     await ok(this.request('/api/v1/nodes', json(node, 'POST')), `register ${this.name}`, [409]);
-    const current = await ok(this.request(`/api/v1/nodes/${this.name}`), 'get node');
-    current.status = {
+    // A patch, as the kubelet sends: the control plane may write the new Node at once (its podCIDR).
+    const status = {
       capacity: allocatable,
       allocatable,
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: this.stamp(), lastTransitionTime: this.stamp() }],
       addresses: [{ type: 'InternalIP', address: `192.168.0.${this.subnet}` }, { type: 'Hostname', address: this.name }],
       nodeInfo: { kubeletVersion: 'v1.32.0-skiff', osImage: 'skiff', kernelVersion: '', containerRuntimeVersion: 'skiff://test', operatingSystem: 'linux', architecture: 'amd64' },
     };
-    await ok(this.request(`/api/v1/nodes/${this.name}/status`, json(current, 'PUT')), 'node status');
+    await ok(this.request(`/api/v1/nodes/${this.name}/status`, json({ status }, 'PATCH', 'application/merge-patch+json')), 'node status');
     await this.renew();
   }
 
