@@ -1,6 +1,9 @@
 import { Hono } from 'hono';
 import type { Clock } from '../store/clock.js';
 import type { Store } from '../store/store.js';
+import { authorize } from './auth/authorize.js';
+import { ADMIN, isMaster, nodeNameOf, type Identity } from './auth/identity.js';
+import { bearerToken, join, JOIN_PATH } from './auth/join.js';
 import { apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
 import { openapiV2, openapiV3Document, openapiV3Index } from './openapi/index.js';
 import { parseResourcePath } from './paths.js';
@@ -13,8 +16,13 @@ import type { WatchPolling } from './watch.js';
 export interface AppOptions {
   store: Store;
   clock: Clock;
-  /** True when the bearer token (undefined when none was sent) may use the API. */
-  authenticate: (token: string | undefined) => boolean | Promise<boolean>;
+  /**
+   * Who the bearer token (undefined when none was sent) is, or undefined when no one. `true` stands
+   * for the admin (tests and benchmarks that check no token), `false` for no one.
+   */
+  authenticate: (token: string | undefined) => Identity | boolean | undefined | Promise<Identity | boolean | undefined>;
+  /** The CA certificate (PEM) that `GET /cacerts` serves to joining machines; absent: 404. */
+  caCert?: string;
   /** Called after a committed write, so a reconcile pass can follow. */
   onWrite?: (kind: string) => void;
   /** Longest watch, in seconds (kube-apiserver's --min-request-timeout is 1800). */
@@ -33,12 +41,16 @@ export interface AppOptions {
   serviceRanges?: ServiceRanges;
 }
 
-const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
+// /cacerts is public as k3s serves it: an agent fetches it unverified and checks its hash. The join
+// exchange checks its own token.
+const PUBLIC_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/cacerts', JOIN_PATH]);
+
+type AppEnv = { Variables: { identity: Identity } };
 
 const notFoundPath = () => new ApiError(404, 'NotFound', 'the server could not find the requested resource');
 
-export function createApp(opts: AppOptions): Hono {
-  const app = new Hono();
+export function createApp(opts: AppOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const resources = new ResourceHandler({
     store: opts.store,
     clock: opts.clock,
@@ -63,10 +75,22 @@ export function createApp(opts: AppOptions): Hono {
 
   app.use('*', async (c, next) => {
     if (PUBLIC_PATHS.has(c.req.path)) return next();
-    const header = c.req.header('authorization');
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (!(await opts.authenticate(token))) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    const found = await opts.authenticate(bearerToken(c.req.header('authorization')));
+    const identity = found === true ? ADMIN : found || undefined;
+    if (!identity) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    // Other than the admin, only nodes exist: they may read every path that is not a resource
+    // (discovery, OpenAPI, version); resource requests are authorized below.
+    if (!isMaster(identity) && !nodeNameOf(identity)) {
+      throw new ApiError(403, 'Forbidden', `forbidden: User "${identity.user}" cannot ${c.req.method.toLowerCase()} path "${c.req.path}"`);
+    }
+    c.set('identity', identity);
     return next();
+  });
+
+  app.post(JOIN_PATH, (c) => join(c.req.raw, opts.store, opts.clock));
+  app.get('/cacerts', (c) => {
+    if (!opts.caCert) throw notFoundPath();
+    return c.body(opts.caCert, 200, { 'content-type': 'text/plain; charset=utf-8' });
   });
 
   for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
@@ -88,7 +112,10 @@ export function createApp(opts: AppOptions): Hono {
     const url = new URL(c.req.url);
     const rp = parseResourcePath(url.pathname);
     if (!rp) throw notFoundPath();
-    return resources.handle(c.req.raw, rp, url);
+    const identity = c.get('identity');
+    if (!identity) throw new ApiError(401, 'Unauthorized', 'Unauthorized'); // a public path is never a resource
+    const access = await authorize(identity, c.req.method, rp, url.searchParams, opts.store);
+    return resources.handle(c.req.raw, rp, url, access);
   });
   return app;
 }

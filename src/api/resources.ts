@@ -1,5 +1,6 @@
 import { apiVersionOf } from '../kinds/registry.js';
 import type { KindDef, KObject } from '../kinds/types.js';
+import { FULL_ACCESS, type Access } from './auth/authorize.js';
 import { decodeObject, mediaType, parseJson, parseYamlDoc, readBody } from './body.js';
 import { listDocument, listObjects, selection } from './list.js';
 import { ObjectWriter, timestamp, type DeleteOptions, type WriteContext, type WriteOptions } from './objects.js';
@@ -58,7 +59,8 @@ export class ResourceHandler {
     this.watchSource = opts.watchPolling ? new PolledChanges(opts.store, opts.watchPolling) : new ChangeFeed(opts.store, opts.pollIntervalMs);
   }
 
-  async handle(req: Request, rp: ResourcePath, url: URL): Promise<Response> {
+  /** `access` holds the authorizer's checks on the objects read and written (a node's own pods, ...). */
+  async handle(req: Request, rp: ResourcePath, url: URL, access: Access = FULL_ACCESS): Promise<Response> {
     const q = url.searchParams;
     const { def, name, subresource } = rp;
     const method = req.method;
@@ -69,23 +71,30 @@ export class ResourceHandler {
     if (subresource && !['GET', 'PUT', 'PATCH'].includes(method)) throw methodNotAllowed(rp);
 
     if (method === 'GET') {
-      if (name) return this.render(req, q, def, await this.writer.read(def, rp.namespace, name));
+      if (name) {
+        const obj = await this.writer.read(def, rp.namespace, name);
+        access.stored(obj);
+        return this.render(req, q, def, obj);
+      }
       if (rp.watch || q.get('watch') === 'true' || q.get('watch') === '1') return this.watch(req, rp, q);
       return this.list(req, rp, q);
     }
     if (method === 'POST' && !name) {
       const body = decodeObject(await readBody(req), mediaType(req));
+      access.creating(body);
       return json(await this.writer.create(def, rp.namespace, body, writeOptions(req, q)), 201);
     }
     if (method === 'PUT' && name) {
       const body = decodeObject(await readBody(req), mediaType(req));
       const opts = writeOptions(req, q);
       const old = await this.writer.read(def, rp.namespace, name);
+      access.stored(old);
       const obj = this.writer.prepareUpdate(def, old, body, subresource, opts);
+      access.updating(old, obj);
       return json(await this.writer.commitUpdate(def, old, obj, opts));
     }
-    if (method === 'PATCH' && name) return this.patch(req, rp, q, name);
-    if (method === 'DELETE' && name) return this.deleteOne(req, rp, q, name);
+    if (method === 'PATCH' && name) return this.patch(req, rp, q, name, access);
+    if (method === 'DELETE' && name) return this.deleteOne(req, rp, q, name, access);
     if (method === 'DELETE') return this.deleteCollection(req, rp, q);
     throw methodNotAllowed(rp);
   }
@@ -120,7 +129,7 @@ export class ResourceHandler {
   }
 
   /** PATCH: read, patch, write conditionally; retried on a conflict unless the patch pinned a resourceVersion. */
-  private async patch(req: Request, rp: ResourcePath, q: URLSearchParams, name: string): Promise<Response> {
+  private async patch(req: Request, rp: ResourcePath, q: URLSearchParams, name: string, access: Access): Promise<Response> {
     const { def } = rp;
     const type = PATCH_TYPES[mediaType(req)];
     if (!type) {
@@ -136,6 +145,7 @@ export class ResourceHandler {
     for (let attempt = 0; ; attempt++) {
       const old = await this.opts.store.get(def.kind, rp.namespace ?? '', name);
       if (!old && (type !== 'apply' || rp.subresource)) throw notFound(def.plural, def.group, name);
+      if (old) access.stored(old);
       try {
         const patched = applyPatch(type, old, patch, {
           kind: def.kind,
@@ -148,12 +158,14 @@ export class ResourceHandler {
           const meta = (patched.metadata ??= {}) as Record<string, unknown>;
           if (meta.name !== undefined && meta.name !== name) throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
           meta.name = name;
+          access.creating(patched);
           return json(await this.writer.create(def, rp.namespace, patched, opts), 201);
         }
         const pinned = (patched.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
         if (pinned && pinned !== old.metadata?.resourceVersion) throw conflict(def.plural, def.group, name);
         // A pinned resourceVersion equals old's here, so the write stays conditional on what was read.
         const obj = this.writer.prepareUpdate(def, old, patched, rp.subresource, opts);
+        access.updating(old, obj);
         return json(await this.writer.commitUpdate(def, old, obj, opts));
       } catch (e) {
         // ApplyConflictError is a PatchError too: test it first, or its causes are lost.
@@ -181,12 +193,13 @@ export class ResourceHandler {
     return options;
   }
 
-  private async deleteOne(req: Request, rp: ResourcePath, q: URLSearchParams, name: string): Promise<Response> {
+  private async deleteOne(req: Request, rp: ResourcePath, q: URLSearchParams, name: string, access: Access): Promise<Response> {
     const options = await this.deleteOptions(req, q);
     const opts = writeOptions(req, q);
     if (options.dryRun?.length) opts.dryRun = true;
     for (let attempt = 0; ; attempt++) {
       const old = await this.writer.read(rp.def, rp.namespace, name);
+      access.stored(old);
       try {
         const { object, gone } = await this.writer.delete(rp.def, old, options, opts);
         // As kube-apiserver: an object still being deleted comes back; one that is gone, as a Status (pods as themselves).

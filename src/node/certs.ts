@@ -1,7 +1,7 @@
 // The credentials `skiff serve` keeps in its data folder: a CA, a server certificate signed by
 // it, and the admin bearer token. Generated on first start and reused afterwards, so kubeconfigs
 // handed out earlier keep working across restarts.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP, isIPv6 } from 'node:net';
@@ -40,6 +40,15 @@ export function ensureCredentials(dir: string, listenHost: string, now = new Dat
     serverKey: server.keyPem,
     token: ensureToken(dir),
   };
+}
+
+/**
+ * `sha256:` and the hex SHA-256 of the CA certificate's SubjectPublicKeyInfo (DER): kubeadm's
+ * --discovery-token-ca-cert-hash, which a joining agent checks the CA from /cacerts against.
+ */
+export function caCertHash(pem: string): string {
+  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
 }
 
 /** The admin token, or undefined when the data folder has none yet. */

@@ -62,3 +62,27 @@ export const passLease = sqliteTable('pass_lease', {
   expires: integer('expires').notNull(),
   wanted: integer('wanted').notNull().default(0),
 });
+
+// Join tokens in kubeadm's bootstrap-token form `id.secret`: the id is the key, the secret is kept
+// only as its SHA-256. Times are ms since the epoch; `expires` is null for a token that never does.
+export const joinTokens = sqliteTable('join_tokens', {
+  id: text('id').primaryKey(),
+  secretHash: text('secret_hash').notNull(),
+  description: text('description').notNull().default(''),
+  created: integer('created').notNull(),
+  expires: integer('expires'),
+});
+
+// One bearer credential per node name (identity system:node:NAME), kept as its SHA-256; looked up
+// by hash on each request a node makes. Deleting the row revokes it and frees the name.
+export const nodeCredentials = sqliteTable(
+  'node_credentials',
+  {
+    nodeName: text('node_name').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    // the join token it was issued for (kept after that token is deleted, as a record)
+    joinTokenId: text('join_token_id'),
+    created: integer('created').notNull(),
+  },
+  (t) => [uniqueIndex('node_credentials_token').on(t.tokenHash)],
+);

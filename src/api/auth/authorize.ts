@@ -1,0 +1,86 @@
+// Authorization of resource requests: what kube-apiserver's RequestInfo, authorizers and admission
+// decide, over skiff's parsed path. The admin (system:masters) may do anything; node identities are
+// held to the Node authorizer's rules (node-authorizer.ts); no other identities exist yet.
+import type { KObject } from '../../kinds/types.js';
+import type { Store } from '../../store/store.js';
+import type { ResourcePath } from '../paths.js';
+import { parseFieldSelector, type FieldRequirement } from '../selectors.js';
+import { ApiError, qualified } from '../status.js';
+import { isMaster, nodeNameOf, type Identity } from './identity.js';
+import { authorizeNode } from './node-authorizer.js';
+
+/** A request as an authorizer sees it (Kubernetes' authorizer.Attributes). */
+export interface RequestAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  /** From the path, or for a list or watch from a metadata.name field selector (as RequestInfo does). */
+  name?: string;
+  fields: FieldRequirement[];
+}
+
+export function requestAttributes(method: string, rp: ResourcePath, q: URLSearchParams): RequestAttributes {
+  const watch = rp.watch || q.get('watch') === 'true' || q.get('watch') === '1';
+  const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: rp.name ? 'delete' : 'deletecollection' };
+  const verb = method === 'GET' || method === 'HEAD' ? (watch ? 'watch' : rp.name ? 'get' : 'list') : (verbs[method] ?? method.toLowerCase());
+  const fields = verb === 'list' || verb === 'watch' ? parseFieldSelector(q.get('fieldSelector') ?? undefined, rp.def) : [];
+  const byName = fields.find((f) => f.field === 'metadata.name' && f.op === '=')?.value;
+  return {
+    verb,
+    group: rp.group,
+    resource: rp.def.plural,
+    subresource: rp.subresource,
+    namespace: rp.namespace,
+    name: rp.name ?? byName,
+    fields,
+  };
+}
+
+/** An authorizer's refusal, in kube-apiserver's words: `pods "p" is forbidden: User "u" cannot get resource "pods" in API group "" in the namespace "ns": reason`. */
+export function forbidden(identity: Identity, a: RequestAttributes, reason?: string): ApiError {
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
+  const why = `User "${identity.user}" cannot ${a.verb} resource "${resource}" in API group "${a.group}" ${scope}${reason ? `: ${reason}` : ''}`;
+  return refusal(a, a.name, why);
+}
+
+/** An admission plugin's refusal (NodeRestriction): `nodes "n2" is forbidden: message`. */
+export function admissionForbidden(a: RequestAttributes, name: string | undefined, message: string): ApiError {
+  return refusal(a, name, message);
+}
+
+function refusal(a: RequestAttributes, name: string | undefined, message: string): ApiError {
+  const what = qualified(a.resource, a.group);
+  return new ApiError(403, 'Forbidden', name ? `${what} "${name}" is forbidden: ${message}` : `${what} is forbidden: ${message}`, {
+    ...(name ? { name } : {}),
+    group: a.group,
+    kind: a.resource,
+  });
+}
+
+/**
+ * Checks a request's handler applies to the objects it touches, for rules that depend on them (a
+ * pod bound to this node?). Each throws a 403 ApiError to refuse. They see the object the handler
+ * read for its conditional write, so the decision holds for the write itself.
+ */
+export interface Access {
+  /** The stored object read, changed or deleted. */
+  stored(obj: KObject): void;
+  /** An object about to be created (the request body, or what an apply patch creates). */
+  creating(obj: KObject): void;
+  /** An update, as it will be written, of `old` (already checked by stored). */
+  updating(old: KObject, obj: KObject): void;
+}
+
+export const FULL_ACCESS: Access = { stored() {}, creating() {}, updating() {} };
+
+/** Whether `identity` may make this resource request: the checks its handler must apply, or a 403 thrown. */
+export async function authorize(identity: Identity, method: string, rp: ResourcePath, q: URLSearchParams, store: Store): Promise<Access> {
+  if (isMaster(identity)) return FULL_ACCESS;
+  const a = requestAttributes(method, rp, q);
+  const node = nodeNameOf(identity);
+  if (node) return authorizeNode(node, identity, a, store);
+  throw forbidden(identity, a);
+}
