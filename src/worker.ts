@@ -6,6 +6,7 @@
 // resourceVersion), and the passes of one invocation stop before PASS_SUBREQUEST_BUDGET.
 import { createClient } from '@libsql/client/web';
 import { createApp } from './api/app.js';
+import { storeAuthenticator } from './api/auth/identity.js';
 import { ApiError, statusResponse } from './api/status.js';
 import { defaultWatchPolling } from './api/watch.js';
 import { defaultControlOptions, type ControlOptions } from './control/context.js';
@@ -69,6 +70,8 @@ function settingsOf(env: WorkerEnv): Settings {
       defaultUnreachableTolerationSeconds: count(env.DEFAULT_UNREACHABLE_TOLERATION_SECONDS, d.defaultUnreachableTolerationSeconds),
       batchSize: positive(env.BATCH_SIZE, d.batchSize),
       passLeaseSeconds: count(env.PASS_LEASE_SECONDS, d.passLeaseSeconds),
+      clusterCidr: env.CLUSTER_CIDR || d.clusterCidr,
+      nodeCidrMaskSize: count(env.NODE_CIDR_MASK_SIZE, d.nodeCidrMaskSize),
     },
     passSubrequestBudget: count(env.PASS_SUBREQUEST_BUDGET, DEFAULT_PASS_SUBREQUEST_BUDGET),
     watchMaxPolls: positive(env.WATCH_MAX_POLLS, defaultWatchPolling.maxPolls),
@@ -89,7 +92,8 @@ function setup(env: WorkerEnv): Isolate {
     app: createApp({
       store,
       clock: systemClock,
-      authenticate: (token) => !!env.SKIFF_ADMIN_TOKEN && token === env.SKIFF_ADMIN_TOKEN,
+      // The admin token, and node credentials from the database (remembered per isolate for 10 s).
+      authenticate: storeAuthenticator({ store, clock: systemClock, adminToken: env.SKIFF_ADMIN_TOKEN }),
       onWrite: () => {
         self.kicked = true;
       },

@@ -4,6 +4,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readToken } from './certs.js';
 import { readKubeconfig } from './kubeconfig.js';
+import type { RuntimeChoice } from '../agent/agent.js';
+
+const RUNTIMES: RuntimeChoice[] = ['auto', 'docker', 'process', 'simulated'];
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -66,6 +69,18 @@ const FLAGS = {
     default: '30000-32767',
     help: 'port range that Service node ports are allocated from',
   },
+  'cluster-cidr': {
+    type: 'string',
+    placeholder: 'CIDR',
+    default: '10.244.0.0/16',
+    help: 'IPv4 range that nodes get their spec.podCIDR from',
+  },
+  'node-cidr-mask-size': {
+    type: 'string',
+    placeholder: 'N',
+    default: '24',
+    help: 'prefix length of each node\'s spec.podCIDR',
+  },
   'event-ttl': {
     type: 'string',
     placeholder: 'DURATION',
@@ -88,13 +103,92 @@ const FLAGS = {
     type: 'string',
     placeholder: 'URL',
     env: 'LIBSQL_URL',
-    help: 'libSQL database to migrate (libsql://, https://, http:// or file:)',
+    help: 'libSQL database to migrate, or whose tokens to manage (libsql://, https://, http:// or file:)',
   },
   'auth-token': {
     type: 'string',
     placeholder: 'TOKEN',
     env: 'LIBSQL_AUTH_TOKEN',
     help: 'auth token for the database (Turso)',
+  },
+  server: {
+    type: 'string',
+    placeholder: 'URL',
+    env: 'SKIFF_SERVER',
+    help: 'the control plane to join (https://HOST:PORT, or the Worker\'s URL)',
+  },
+  token: {
+    type: 'string',
+    placeholder: 'TOKEN',
+    env: 'SKIFF_TOKEN',
+    help: 'join token from `skiff token create` (needed once: the node keeps its own credential)',
+  },
+  'ca-cert': {
+    type: 'string',
+    placeholder: 'FILE',
+    help: 'CA certificate to trust for --server',
+  },
+  'ca-hash': {
+    type: 'string',
+    placeholder: 'sha256:HEX',
+    help: 'trust the server\'s CA only if its public key has this hash (as kubeadm\'s discovery-token-ca-cert-hash)',
+  },
+  name: {
+    type: 'string',
+    placeholder: 'NAME',
+    help: 'node name (default: the host name)',
+  },
+  runtime: {
+    type: 'string',
+    placeholder: 'auto|docker|process|simulated',
+    default: 'auto',
+    help: 'how pods run: docker over its socket, host processes, or simulated (auto: docker where it answers, else process)',
+  },
+  labels: {
+    type: 'string',
+    placeholder: 'k=v,...',
+    help: 'labels of the Node',
+  },
+  'register-with-taints': {
+    type: 'string',
+    placeholder: 'k=v:Effect,...',
+    help: 'taints of the Node when it registers',
+  },
+  'max-pods': {
+    type: 'string',
+    placeholder: 'N',
+    default: '110',
+    help: 'the most pods this node runs',
+  },
+  'no-agent': {
+    type: 'boolean',
+    help: 'serve only: do not run this machine as a node too',
+  },
+  simulate: {
+    type: 'string',
+    placeholder: 'N',
+    help: 'run N simulated nodes (NAME-0 ... NAME-N-1) from this process, for scale tests and demos',
+  },
+  'simulate-start-delay': {
+    type: 'string',
+    placeholder: 'DURATION',
+    default: '1s',
+    help: 'how long a simulated container takes to start',
+  },
+  ttl: {
+    type: 'string',
+    placeholder: 'DURATION',
+    default: '24h',
+    help: 'how long a new join token is valid (0: it never expires)',
+  },
+  description: {
+    type: 'string',
+    placeholder: 'TEXT',
+    help: 'what a new join token is for, shown by `skiff token list`',
+  },
+  'print-join-command': {
+    type: 'boolean',
+    help: 'print the `skiff agent` command that joins with the new token, not the token alone',
   },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } satisfies Record<string, FlagSpec>;
@@ -105,8 +199,10 @@ type FlagValues = Partial<Record<FlagName, string | boolean>>;
 interface Command {
   summary: string;
   flags: FlagName[];
+  /** Positional arguments taken, as usage shows them (none when absent). */
+  args?: string;
   /** Resolves with the exit code, or never for a command that runs until signalled. */
-  run(flags: FlagValues): Promise<number>;
+  run(flags: FlagValues, args: string[]): Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -114,8 +210,8 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run the Kubernetes API server over HTTPS (what `npm start` runs)',
     flags: [
       'data', 'listen', 'reconcile-interval', 'node-monitor-grace-period', 'default-not-ready-toleration-seconds',
-      'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'event-ttl',
-      'batch-size',
+      'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'cluster-cidr',
+      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'no-agent', 'name', 'runtime',
     ],
     run: runServe,
   },
@@ -136,15 +232,34 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   token: {
-    summary: 'print the admin bearer token',
-    flags: ['data'],
-    run: async (flags) => {
+    summary: 'print the admin bearer token; create, list and delete join tokens and node credentials',
+    args: '[create | list | delete ID|node/NAME ...]',
+    flags: ['data', 'url', 'auth-token', 'ttl', 'description', 'print-join-command'],
+    run: async (flags, args) => {
       const dir = resolve(String(flags.data));
+      if (args.length > 0) {
+        const { runTokenCommand } = await import('./tokens.js');
+        const ttl = String(flags.ttl);
+        return runTokenCommand(args, {
+          dataDir: dir,
+          url: flags.url ? String(flags.url) : undefined,
+          authToken: flags['auth-token'] ? String(flags['auth-token']) : undefined,
+          ttlMs: /^0+$/.test(ttl) ? 0 : parseDuration('ttl', ttl),
+          description: flags.description ? String(flags.description) : '',
+          printJoinCommand: !!flags['print-join-command'],
+          out: (text) => process.stdout.write(text),
+        });
+      }
       const token = readToken(dir);
       if (!token) return fail(`no token in ${dir}; run \`skiff serve\` first`);
       process.stdout.write(token + '\n');
       return 0;
     },
+  },
+  agent: {
+    summary: 'join this machine to a cluster as a node and run the pods bound to it',
+    flags: ['server', 'token', 'ca-cert', 'ca-hash', 'name', 'runtime', 'labels', 'register-with-taints', 'max-pods', 'data', 'simulate', 'simulate-start-delay'],
+    run: runAgent,
   },
   kubeconfig: {
     summary: 'print the admin kubeconfig',
@@ -162,7 +277,8 @@ const COMMANDS: Record<string, Command> = {
 async function runServe(flags: FlagValues): Promise<number> {
   // Loaded here so the other commands start without the API server's modules.
   const { serve } = await import('./serve.js');
-  const server = await serve({ data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags) });
+  const agent = flags['no-agent'] ? false : { name: flags.name ? String(flags.name) : undefined, runtime: runtimeFlag(flags) };
+  const server = await serve({ data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags), agent });
   process.stdout.write(
     `skiff serving ${server.url}\n` +
       `  kubeconfig: ${server.kubeconfigPath}\n` +
@@ -170,22 +286,55 @@ async function runServe(flags: FlagValues): Promise<number> {
   );
   // A stray rejection is logged rather than taking the whole control plane down.
   process.on('unhandledRejection', (err) => console.error('skiff: unhandled rejection:', err));
+  return untilSignalled('skiff', () => server.close());
+}
+
+async function runAgent(flags: FlagValues): Promise<number> {
+  if (!flags.server) return fail('--server is required');
+  const runtime = runtimeFlag(flags);
+  const { startAgent } = await import('../agent/agent.js');
+  const agent = await startAgent({
+    server: String(flags.server),
+    token: flags.token ? String(flags.token) : undefined,
+    caCertFile: flags['ca-cert'] ? String(flags['ca-cert']) : undefined,
+    caHash: flags['ca-hash'] ? String(flags['ca-hash']) : undefined,
+    name: flags.name ? String(flags.name) : undefined,
+    runtime,
+    labels: flags.labels ? String(flags.labels) : undefined,
+    taints: flags['register-with-taints'] ? String(flags['register-with-taints']) : undefined,
+    maxPods: positiveNumber('max-pods', String(flags['max-pods'])),
+    dataDir: resolve(String(flags.data), 'agent'),
+    simulate: flags.simulate ? positiveNumber('simulate', String(flags.simulate)) : undefined,
+    simulateStartMs: parseDuration('simulate-start-delay', String(flags['simulate-start-delay'])),
+  });
+  process.stdout.write(`skiff agent running ${agent.nodes.length === 1 ? `node ${agent.nodes[0]}` : `${agent.nodes.length} simulated nodes`}\n`);
+  process.on('unhandledRejection', (err) => console.error('skiff agent: unhandled rejection:', err));
+  return untilSignalled('skiff agent', () => agent.stop());
+}
+
+function runtimeFlag(flags: FlagValues): RuntimeChoice {
+  const runtime = String(flags.runtime);
+  if (!RUNTIMES.includes(runtime as RuntimeChoice)) throw new Error(`--runtime: expected auto, docker, process or simulated, got "${runtime}"`);
+  return runtime as RuntimeChoice;
+}
+
+/** Waits for SIGINT or SIGTERM, then stops; a second signal gets Node's default handling. */
+function untilSignalled(who: string, stop: () => Promise<void>): Promise<number> {
   return new Promise<number>((done) => {
-    const stop = (signal: NodeJS.Signals) => {
-      // A second signal gets Node's default handling: immediate exit.
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      process.stdout.write(`skiff: ${signal}, shutting down\n`);
-      server.close().then(
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.stdout.write(`${who}: ${signal}, shutting down\n`);
+      stop().then(
         () => done(0),
         (err: unknown) => {
-          console.error('skiff: shutdown failed:', err);
+          console.error(`${who}: shutdown failed:`, err);
           done(1);
         },
       );
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
 }
 
@@ -261,6 +410,9 @@ function controlFlags(flags: FlagValues) {
       defaultUnreachableTolerationSeconds: wholeNumber('default-unreachable-toleration-seconds', get('default-unreachable-toleration-seconds')),
       eventTtlSeconds: parseDuration('event-ttl', get('event-ttl')) / 1000,
       batchSize: positiveNumber('batch-size', get('batch-size')),
+      // Checked against each other by serve (nodeCidrBlocks), which has the control plane's modules loaded.
+      clusterCidr: get('cluster-cidr'),
+      nodeCidrMaskSize: wholeNumber('node-cidr-mask-size', get('node-cidr-mask-size')),
     },
     serviceRanges: { clusterIpRange: get('service-cluster-ip-range'), nodePortRange: [Number(range[1]), Number(range[2])] as [number, number] },
   };
@@ -275,7 +427,7 @@ function usage(command?: string): string {
     return `  ${left.padEnd(48)} ${spec.help}${extra ? ` (${extra})` : ''}`;
   });
   const head = command
-    ? `Usage: skiff ${command} [flags]\n\n${COMMANDS[command]!.summary}\n`
+    ? `Usage: skiff ${command}${COMMANDS[command]!.args ? ` ${COMMANDS[command]!.args}` : ''} [flags]\n\n${COMMANDS[command]!.summary}\n`
     : 'Usage: skiff <command> [flags]\n\nCommands:\n' +
       Object.entries(COMMANDS)
         .map(([name, c]) => `  ${name.padEnd(22)} ${c.summary}`)
@@ -284,7 +436,7 @@ function usage(command?: string): string {
   return `${head}\nFlags:\n${flagLines.join('\n')}\n`;
 }
 
-function parseFlags(command: string, args: string[]): FlagValues {
+function parseFlags(command: string, args: string[]): { flags: FlagValues; positionals: string[] } {
   const names = [...COMMANDS[command]!.flags, 'help'] as FlagName[];
   const options = Object.fromEntries(
     names.map((name) => {
@@ -292,13 +444,13 @@ function parseFlags(command: string, args: string[]): FlagValues {
       return [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}) }];
     }),
   );
-  const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+  const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: !!COMMANDS[command]!.args });
   const flags: FlagValues = {};
   for (const name of names) {
     const spec: FlagSpec = FLAGS[name];
     flags[name] = values[name] ?? (spec.env ? process.env[spec.env] || undefined : undefined) ?? spec.default;
   }
-  return flags;
+  return { flags, positionals };
 }
 
 function fail(message: string): number {
@@ -318,8 +470,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let flags: FlagValues;
+  let positionals: string[];
   try {
-    flags = parseFlags(command, rest);
+    ({ flags, positionals } = parseFlags(command, rest));
   } catch (err) {
     process.stderr.write(`skiff: ${(err as Error).message}\n\n${usage(command)}`);
     return 2;
@@ -329,7 +482,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await cmd.run(flags);
+    return await cmd.run(flags, positionals);
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }

@@ -1,13 +1,14 @@
 // `skiff serve`: the embedded control plane. HTTPS API over a libSQL file in the data folder,
 // with the credentials and kubeconfig kept next to it.
-import { timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { isIPv6, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp } from '../api/app.js';
+import { storeAuthenticator } from '../api/auth/identity.js';
 import type { ServiceRanges } from '../api/service-allocation.js';
 import { defaultControlOptions, type ControlOptions } from '../control/context.js';
+import { nodeCidrBlocks } from '../control/node-ipam.js';
 import { PassScheduler, reconcile } from '../control/pass.js';
 import { systemClock } from '../store/clock.js';
 import { openClient } from '../store/db.js';
@@ -16,6 +17,8 @@ import { ensureCredentials } from './certs.js';
 import { createNodeAdapter } from './http-adapter.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { migrate } from './migrate.js';
+import type { RunningAgent, RuntimeChoice } from '../agent/agent.js';
+import { CredentialStore } from '../store/credentials.js';
 
 export interface ServeOptions {
   data: string;
@@ -23,6 +26,8 @@ export interface ServeOptions {
   reconcileIntervalMs?: number;
   control?: Partial<ControlOptions>;
   serviceRanges?: ServiceRanges;
+  /** The local node (as k3s server runs one): its name and runtime; false: none (--no-agent). */
+  agent?: false | { name?: string; runtime?: RuntimeChoice };
 }
 
 export interface RunningServer {
@@ -39,6 +44,10 @@ const SHUTDOWN_GRACE_MS = 5000;
 
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const { host, port } = parseListen(opts.listen);
+  // Bad settings stop the start, as kube-controller-manager's do, rather than leave nodes without CIDRs.
+  const { clusterCidr, nodeCidrMaskSize } = { ...defaultControlOptions, ...opts.control };
+  const blocks = nodeCidrBlocks(clusterCidr, nodeCidrMaskSize);
+  if (typeof blocks === 'string') throw new Error(`--cluster-cidr, --node-cidr-mask-size: ${blocks}`);
   const dataDir = resolve(opts.data);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const creds = ensureCredentials(dataDir, host);
@@ -59,7 +68,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const app = createApp({
     store,
     clock: systemClock,
-    authenticate: tokenChecker(creds.token),
+    authenticate: storeAuthenticator({ store, clock: systemClock, adminToken: creds.token }),
+    caCert: creds.caCert,
     onWrite: () => passes.kick(),
     serviceRanges: opts.serviceRanges,
     defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
@@ -84,9 +94,19 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const kubeconfigPath = writeKubeconfig(dataDir, { server: url, caCert: creds.caCert, token: creds.token });
   passes.start();
 
+  let agent: RunningAgent | undefined;
+  if (opts.agent) {
+    try {
+      agent = await startLocalAgent(store, dataDir, url, opts.agent);
+    } catch (err) {
+      console.error(`skiff: the local node did not start: ${(err as Error).message}`);
+    }
+  }
+
   let closing: Promise<void> | undefined;
+  // The local node stops first (its pods keep running), while the API can still answer it.
   const close = () =>
-    (closing ??= new Promise<void>((done) => {
+    (closing ??= (agent?.stop().catch(() => {}) ?? Promise.resolve()).then(() => new Promise<void>((done) => {
       const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       server.close(() => {
         clearTimeout(cut);
@@ -100,7 +120,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       });
       adapter.endStreams();
       server.closeIdleConnections();
-    }));
+    })));
 
   return { url, dataDir, kubeconfigPath, close };
 }
@@ -130,11 +150,18 @@ function formatHost(host: string): string {
   return isIPv6(host) ? `[${host}]` : host;
 }
 
-function tokenChecker(adminToken: string): (token: string | undefined) => boolean {
-  const expected = Buffer.from(adminToken);
-  return (token) => {
-    if (token === undefined) return false;
-    const given = Buffer.from(token);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  };
+/**
+ * The node `skiff serve` runs itself (in the data folder's agent/), joined like any other with a join
+ * token that lives only until it has been used, then kept by its own credential.
+ */
+async function startLocalAgent(store: Store, dataDir: string, url: string, opts: { name?: string; runtime?: RuntimeChoice }): Promise<RunningAgent> {
+  const { startAgent } = await import('../agent/agent.js');
+  const agentDir = join(dataDir, 'agent');
+  const credentials = new CredentialStore(store);
+  const joining = existsSync(join(agentDir, 'credential.json')) ? undefined : await credentials.createJoinToken(systemClock.now(), 10 * 60_000, 'the local node of skiff serve');
+  try {
+    return await startAgent({ server: url, token: joining?.token, caCertFile: join(dataDir, 'ca.crt'), dataDir: agentDir, name: opts.name, runtime: opts.runtime });
+  } finally {
+    if (joining) await credentials.deleteJoinToken(joining.info.id);
+  }
 }

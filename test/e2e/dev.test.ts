@@ -17,7 +17,8 @@ import { fetchOver } from '../helpers/https.js';
 import { jsonRequest } from '../helpers/json-request.js';
 import { NodeLoop } from '../helpers/node-loop.js';
 import { NodePlayer } from '../helpers/node-player.js';
-import { hasKubectl, httpsFetch, kubectl, kubectlPath, repoRoot, tempDir, type HttpResult, type RequestInit as HttpInit } from '../helpers/skiff-server.js';
+import { startAgentProcess } from '../helpers/agent.js';
+import { hasKubectl, httpsFetch, kubectl, kubectlPath, repoRoot, runSkiff, tempDir, type HttpResult, type RequestInit as HttpInit } from '../helpers/skiff-server.js';
 
 if (!hasKubectl) console.warn('dev.test.ts: /usr/bin/kubectl is absent, skipping the kubectl checks');
 
@@ -217,6 +218,45 @@ describe('skiff dev', () => {
         watch.kill();
       }
     });
+  });
+
+  it('joins a real agent, which runs a pod that becomes Ready through its readiness probe', async () => {
+    const created = await runSkiff(['token', 'create', '--url', `file:${join(data, 'edge.db')}`]);
+    expect(created.code, created.stderr).toBe(0);
+    // Tainted, so only the pod below goes there (the other tests expect their pods on the played nodes).
+    const node = startAgentProcess({
+      server: url,
+      token: created.stdout.trim(),
+      name: 'dev-agent',
+      data: tempDir('skiff-dev-agent-'),
+      // The Worker serves no /cacerts (on Cloudflare its certificate is public); skiff dev's CA is a file here.
+      args: ['--ca-cert', join(data, 'ca.crt'), '--register-with-taints', 'skiff.dev/test=agent:NoSchedule'],
+    });
+    try {
+      await node.ready;
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'on-agent' },
+        spec: {
+          nodeSelector: { 'kubernetes.io/hostname': 'dev-agent' },
+          tolerations: [{ key: 'skiff.dev/test', operator: 'Exists', effect: 'NoSchedule' }],
+          containers: [{ name: 'web', image: 'node', command: [process.execPath, join(repoRoot, 'test/fixtures/agent/web.mjs')], readinessProbe: { httpGet: { path: '/live', port: 8080 }, periodSeconds: 1 } }],
+        },
+      };
+      expect((await api('/api/v1/namespaces/default/pods', { method: 'POST', body: pod })).status).toBe(201);
+      const ready = await eventually('the pod Ready on the agent', async () => {
+        const p = (await api('/api/v1/namespaces/default/pods/on-agent')).json();
+        return p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+      }, 60_000);
+      expect(ready.spec.nodeName).toBe('dev-agent');
+      const res = await fetch(`http://${ready.status.podIP}:8080/`);
+      expect(res.status).toBe(200);
+      expect((await api('/api/v1/namespaces/default/pods/on-agent', { method: 'DELETE' })).status).toBe(200);
+      await eventually('the pod gone', async () => ((await api('/api/v1/namespaces/default/pods/on-agent')).status === 404 ? true : undefined), 60_000);
+    } finally {
+      await node.stop();
+    }
   });
 
   it('/__scheduled runs a pass that binds pods no kick reached', async () => {

@@ -65,6 +65,10 @@ export interface StartOptions {
   data?: string;
   listen?: string;
   env?: Record<string, string>;
+  /** More `skiff serve` flags. */
+  args?: string[];
+  /** Run the local node too (`skiff serve` without --no-agent). Off by default. */
+  agent?: boolean;
 }
 
 const children = new Set<ChildProcess>();
@@ -105,7 +109,8 @@ export function runSkiff(args: string[], env?: Record<string, string>): Promise<
 
 export async function startSkiff(opts: StartOptions = {}): Promise<SkiffServer> {
   const data = opts.data ?? tempDir('skiff-data-');
-  const child = spawnCli(['serve', '--listen', opts.listen ?? '127.0.0.1:0', '--data', data], opts.env);
+  const args = ['serve', '--listen', opts.listen ?? '127.0.0.1:0', '--data', data, ...(opts.agent ? [] : ['--no-agent']), ...(opts.args ?? [])];
+  const child = spawnCli(args, opts.env);
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (output += s));

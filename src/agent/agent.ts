@@ -1,0 +1,223 @@
+// `skiff agent`: joins a machine to the cluster as a node, keeps its Node and Lease, and runs the
+// pods bound to it through a runtime. Also N simulated nodes in one process (`--simulate N`).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ApiClient, createAgent } from './client.js';
+import { loadOrJoin } from './join.js';
+import { internalIP } from './machine.js';
+import { NodeStatusManager, parseLabels, parseTaints } from './node-status.js';
+import { PodManager } from './pod-manager.js';
+import type { Runtime } from './runtime.js';
+import { SimulatedRuntime } from './runtimes/simulated.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export type RuntimeChoice = 'auto' | 'docker' | 'process' | 'simulated';
+
+export interface AgentOptions {
+  server: string;
+  /** Join token; not needed once the data folder holds a credential. */
+  token?: string;
+  caCertFile?: string;
+  caHash?: string;
+  /** A credential handed over directly (the node `skiff serve` runs itself), instead of joining. */
+  credential?: { token: string; ca?: string };
+  name?: string;
+  runtime?: RuntimeChoice;
+  labels?: string;
+  taints?: string;
+  maxPods?: number;
+  dataDir: string;
+  /** Simulated nodes to run (named NAME-0 ... NAME-(N-1)); 0: this machine, for real. */
+  simulate?: number;
+  /** How long a simulated container takes to start. */
+  simulateStartMs?: number;
+  /** Node status and lease intervals and the pod watch timeout (tests shorten them). */
+  leaseIntervalMs?: number;
+  statusIntervalMs?: number;
+  watchTimeoutSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningAgent {
+  nodes: string[];
+  /** Stops heartbeats and watches; the pods keep running (as when kubelet stops). */
+  stop(): Promise<void>;
+}
+
+/** The bridge of a node's pods: named after its podCIDR, so agents of different nodes on one machine never share one. */
+export function bridgeFor(podCIDR: string): string {
+  const [addr] = podCIDR.split('/') as [string];
+  return 'skiff' + addr.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
+}
+
+/** Node names are DNS subdomains; a host name is lowercased into one. */
+export function defaultNodeName(): string {
+  return hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'node';
+}
+
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const name = opts.name ?? defaultNodeName();
+  if (opts.simulate) return startSimulated({ ...opts, dataDir }, name, opts.simulate);
+  const log = opts.log ?? ((line) => process.stderr.write(`skiff agent: ${line}\n`));
+
+  const client = await clientFor(opts, name, dataDir);
+  const kind = await chooseRuntime(opts.runtime ?? 'auto');
+  const pods: { manager?: PodManager } = {};
+  const { PodNetwork } = await import('./runtimes/pod-network.js');
+  // Process pods get network namespaces of their own where the machine allows it; else they share the host's.
+  const podNetwork = kind !== 'process' || (await PodNetwork.supported());
+  const versionOf: { runtime?: Runtime } = {};
+  const nodeStatus = new NodeStatusManager(client, name, {
+    hostnameOverride: name,
+    labels: parseLabels(opts.labels),
+    taints: parseTaints(opts.taints),
+    maxPods: opts.maxPods,
+    podNetwork,
+    agentVersion: AGENT_VERSION,
+    dataDir,
+    runtimeVersion: async () => (versionOf.runtime ? versionOf.runtime.version() : `${kind}://unknown`),
+    leaseIntervalMs: opts.leaseIntervalMs,
+    statusIntervalMs: opts.statusIntervalMs,
+    onReachability: (up) => log(up ? 'control plane reachable' : 'control plane unreachable: pods keep running'),
+  });
+  nodeStatus.start();
+
+  let runtime: Runtime;
+  if (kind === 'docker') {
+    const { DockerRuntime } = await import('./runtimes/docker.js');
+    runtime = new DockerRuntime();
+  } else {
+    const podCIDR = podNetwork ? await podCIDROf(client, name, dataDir, log) : undefined;
+    const { createProcessRuntime } = await import('./runtimes/process.js');
+    runtime = await createProcessRuntime({ dataDir: join(dataDir, 'containers'), podCIDR, bridge: podCIDR && bridgeFor(podCIDR), hostIP: internalIP(), version: AGENT_VERSION });
+  }
+  versionOf.runtime = runtime;
+
+  pods.manager = new PodManager({
+    client,
+    nodeName: name,
+    runtime,
+    dataDir,
+    hostIP: () => hostIPOf(nodeStatus),
+    allocatable: () => nodeStatus.current?.status?.allocatable ?? {},
+    watchTimeoutSeconds: opts.watchTimeoutSeconds,
+  });
+  pods.manager.start();
+  log(`node ${name} running pods with the ${runtime.name} runtime${runtime.podNetwork ? '' : ' (pods share the host network)'}`);
+
+  return {
+    nodes: [name],
+    async stop() {
+      await pods.manager?.stop();
+      await nodeStatus.stop();
+      await runtime.close();
+    },
+  };
+}
+
+async function clientFor(opts: AgentOptions, name: string, dataDir: string, agent?: ReturnType<typeof createAgent>): Promise<ApiClient> {
+  if (opts.credential) return new ApiClient({ server: opts.server, token: opts.credential.token, ca: opts.credential.ca, agent });
+  const cred = await loadOrJoin({ server: opts.server, token: opts.token, caCertFile: opts.caCertFile, caHash: opts.caHash, nodeName: name, dataDir });
+  return new ApiClient({ server: cred.server, token: cred.token, ca: cred.ca, agent });
+}
+
+async function chooseRuntime(choice: RuntimeChoice): Promise<Exclude<RuntimeChoice, 'auto'>> {
+  if (choice !== 'auto') return choice;
+  const { DockerRuntime } = await import('./runtimes/docker.js');
+  return (await DockerRuntime.available()) ? 'docker' : 'process';
+}
+
+function hostIPOf(nodeStatus: NodeStatusManager): string {
+  const addresses: any[] = nodeStatus.current?.status?.addresses ?? [];
+  return addresses.find((a) => a.type === 'InternalIP')?.address ?? internalIP();
+}
+
+/**
+ * The node's podCIDR, allocated by the control plane after registration; remembered in the data
+ * folder so the agent can start its pods offline. Without one, pods share the host's network.
+ */
+async function podCIDROf(client: ApiClient, name: string, dataDir: string, log: (line: string) => void): Promise<string | undefined> {
+  const file = join(dataDir, 'node.json');
+  let saved: string | undefined;
+  try {
+    saved = JSON.parse(readFileSync(file, 'utf8')).podCIDR;
+  } catch {
+    // first start
+  }
+  const deadline = Date.now() + (saved ? 5_000 : 30_000);
+  while (Date.now() < deadline) {
+    const node = await client.get(`/api/v1/nodes/${name}`, { timeoutMs: 5_000 }).catch(() => undefined);
+    const cidr: string | undefined = node?.spec?.podCIDR;
+    if (cidr) {
+      if (cidr !== saved) writeFileSync(file, JSON.stringify({ podCIDR: cidr }), { mode: 0o600 });
+      return cidr;
+    }
+    // Not registered yet, not allocated yet, or offline (then the saved one serves).
+    if (saved && !node) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (!saved) log('no podCIDR was allocated to this node: pods share the host network');
+  return saved;
+}
+
+/** N nodes in one process, each with its own credential, Lease and status, running simulated pods. */
+async function startSimulated(opts: AgentOptions, prefix: string, n: number): Promise<RunningAgent> {
+  const agent = createAgent(undefined, { maxSockets: 256 });
+  const names = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+  const stops: (() => Promise<void>)[] = [];
+  const capacity = { cpu: '32', memory: '256Gi', pods: String(opts.maxPods ?? 110), 'ephemeral-storage': '100Gi' };
+  // Join a few at a time: each is a request and a write.
+  for (let i = 0; i < names.length; i += 50) {
+    await Promise.all(
+      names.slice(i, i + 50).map(async (name) => {
+        const dataDir = join(opts.dataDir, 'simulated', name);
+        const cred = opts.credential
+          ? { server: opts.server, token: opts.credential.token, ca: opts.credential.ca }
+          : await loadOrJoin({ server: opts.server, token: opts.token, caCertFile: opts.caCertFile, caHash: opts.caHash, nodeName: name, dataDir });
+        const client = new ApiClient({ server: cred.server, token: cred.token, ca: cred.ca, agent: cred.ca ? undefined : agent });
+        const nodeStatus = new NodeStatusManager(client, name, {
+          labels: parseLabels(opts.labels),
+          taints: parseTaints(opts.taints),
+          maxPods: opts.maxPods,
+          agentVersion: AGENT_VERSION,
+          dataDir,
+          runtimeVersion: 'simulated://1.0',
+          extra: { capacity, machine: { hostname: name } },
+          leaseIntervalMs: opts.leaseIntervalMs,
+          statusIntervalMs: opts.statusIntervalMs ?? 60_000,
+          onError: () => {},
+        });
+        nodeStatus.start();
+        const runtime = new SimulatedRuntime({ startDelayMs: opts.simulateStartMs ?? 0, podCIDR: () => nodeStatus.current?.spec?.podCIDR });
+        const manager = new PodManager({
+          client,
+          nodeName: name,
+          runtime,
+          dataDir,
+          hostIP: () => hostIPOf(nodeStatus),
+          allocatable: () => capacity,
+          resyncMs: 30_000,
+          events: false,
+          writeConcurrency: 2,
+          watchTimeoutSeconds: opts.watchTimeoutSeconds,
+        });
+        manager.start();
+        stops.push(async () => {
+          await manager.stop();
+          await nodeStatus.stop();
+        });
+      }),
+    );
+  }
+  return {
+    nodes: names,
+    async stop() {
+      await Promise.all(stops.map((s) => s()));
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// The one interface every container runtime (docker, process, simulated) implements. The pod
+// workers decide what runs and when (kubelet's job); a runtime only does it, and reports what it sees.
+
+/** A mount, resolved to a directory (or file) on the node by the agent's volume manager. */
+export interface Mount {
+  /** Where the volume's content is on the node. */
+  hostPath: string;
+  /** The container's spec.volumeMounts[].mountPath (subPath already applied to hostPath). */
+  containerPath: string;
+  readOnly: boolean;
+}
+
+/** One container of a pod, with everything resolved: env values, mounts, limits. */
+export interface ContainerConfig {
+  name: string;
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  env: { name: string; value: string }[];
+  mounts: Mount[];
+  /** Limits, already parsed: bytes and millicores. */
+  memoryLimitBytes?: number;
+  cpuLimitMillis?: number;
+  /** How many times this container was started before (kubelet's restartCount / attempt). */
+  attempt: number;
+  /** init container, regular container */
+  init: boolean;
+}
+
+/** The pod-wide part: the sandbox holds the network namespace the containers share. */
+export interface SandboxConfig {
+  uid: string;
+  namespace: string;
+  name: string;
+  hostNetwork: boolean;
+  /** Hostname inside the pod (spec.hostname or the pod's name). */
+  hostname: string;
+  /** Registry credentials from imagePullSecrets: dockerconfigjson `auths` entries merged. */
+  registryAuths: Record<string, { username?: string; password?: string; auth?: string }>;
+  /** A free address from the node's spec.podCIDR, where the runtime gives pods addresses of their own. */
+  podIP?: string;
+}
+
+export interface Sandbox {
+  /** The pod's IP: the sandbox's own address, or the node's with host networking. */
+  ip: string;
+}
+
+/** What the runtime knows of one container it started (also after the agent restarted). */
+export interface ContainerInfo {
+  id: string; // e.g. docker://<id>, process://<id>
+  podUid: string;
+  name: string;
+  attempt: number;
+  init: boolean;
+  state: 'created' | 'running' | 'exited';
+  startedAt?: string; // RFC 3339
+  finishedAt?: string;
+  exitCode?: number;
+  /** For exited containers: OOMKilled, Error, Completed, ContainerStatusUnknown. */
+  reason?: string;
+  message?: string;
+  image: string;
+  imageID: string;
+}
+
+/** A failure with kubelet's reason (ErrImagePull, CreateContainerConfigError, CreateContainerError, RunContainerError, ErrImageNeverPull). */
+export class RuntimeError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+}
+
+export interface Runtime {
+  readonly name: 'docker' | 'process' | 'simulated';
+  /** For nodeInfo.containerRuntimeVersion, e.g. docker://28.2.2, process://0.1.0. */
+  version(): Promise<string>;
+  /** Whether pods get an address of their own (from podIP); false: they share the node's network. */
+  readonly podNetwork: boolean;
+  /** Creates the pod's sandbox, or finds the one already there (after an agent restart). */
+  ensureSandbox(pod: SandboxConfig): Promise<Sandbox>;
+  /** Removes the sandbox and everything of the pod still there (containers are stopped first by the caller). */
+  removeSandbox(podUid: string): Promise<void>;
+  /**
+   * Makes the image present as imagePullPolicy says; returns its imageID. Throws RuntimeError
+   * ErrImagePull (with the registry's message) or ErrImageNeverPull.
+   */
+  ensureImage(image: string, policy: ContainerConfig['imagePullPolicy'], auths: SandboxConfig['registryAuths']): Promise<string>;
+  /** Creates and starts a container in the pod's sandbox. Throws RuntimeError on failure. */
+  startContainer(pod: SandboxConfig, container: ContainerConfig): Promise<ContainerInfo>;
+  /** Every container the runtime holds for a pod (or for all pods), running and exited. */
+  listContainers(podUid?: string): Promise<ContainerInfo[]>;
+  /** SIGTERM (or the image's stop signal), then SIGKILL after graceSeconds. Resolves once it is stopped. */
+  stopContainer(id: string, graceSeconds: number): Promise<void>;
+  /** Forgets an exited container (kubelet keeps the last one per container for lastState). */
+  removeContainer(id: string): Promise<void>;
+  /** Runs a command in a running container (exec probes, exec hooks); output is truncated to 10 KiB. */
+  exec(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult>;
+  /** Releases what the runtime holds open (connections), leaving containers running. */
+  close(): Promise<void>;
+}

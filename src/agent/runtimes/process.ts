@@ -1,0 +1,833 @@
+// The process runtime: a container's command and args run as host processes, for machines with no
+// container engine and for developers. Images are not pulled (the imageID is process://<image>).
+//
+// What a container's program sees
+// - argv: spec.containers[].command + args (a command is required: there is no image entrypoint).
+//   A relative command is looked up in the container's PATH, as execvp does; absolute paths are host
+//   paths (they are not translated into the container's root).
+// - A root folder of its own, <dataDir>/containers/<id>/root. Each volume mount appears at
+//   <root><mountPath> as a symlink to the mount's hostPath (readOnly is not enforced). The working
+//   directory is <root><workingDir> when spec.workingDir is set (created if missing), else <root>.
+//   The environment variable SKIFF_ROOT=<root> tells programs where their mounts are: a program that
+//   wants its /data mount opens $SKIFF_ROOT/data.
+// - env: exactly the container's env, plus PATH (the agent's) when the container sets none, HOSTNAME
+//   (the pod's hostname) unless the container sets it, and SKIFF_ROOT (always ours).
+// - stdin is /dev/null; stdout and stderr are appended to <dataDir>/containers/<id>/log (logPath()).
+// - Its own session and process group (setsid), so it outlives the agent: close() and an agent crash
+//   leave it running, and a new agent over the same dataDir re-adopts it.
+// - Networking: with a PodNetwork (Linux, root), a pod that is not hostNetwork runs inside its own
+//   network namespace (`ip netns exec skiff-<uid>`), with an IP from the node's podCIDR; otherwise
+//   it shares the host's network and its IP is the node's (hostIP).
+// - Limits: when running as root with a writable cgroup hierarchy (v2 at /sys/fs/cgroup, or v1's
+//   memory and cpu controllers), each container gets a cgroup with memory.max / memory.limit_in_bytes
+//   (swap off) and a CPU quota; a container the kernel OOM-killed there is reported as OOMKilled. The
+//   cgroup is removed (killing what the program left in it) once the exit is recorded.
+//   Without cgroups, limits are not applied.
+//
+// How the exit status survives the agent
+// - The program is started by a small /bin/sh wrapper (the process group leader, whose pid is the
+//   container's pid): it joins the container's cgroups, runs the program in the foreground, and writes
+//   the program's exit status (128+n for a signal) to <dataDir>/containers/<id>/status when it ends.
+//   The wrapper traps TERM, INT, HUP, QUIT, USR1 and USR2 with a no-op, so that signals sent to the
+//   group do not kill it before the program ends; the program itself gets them with their default
+//   dispositions (traps are reset on exec) and, as the wrapper runs it in the foreground, SIGINT and
+//   SIGQUIT are not ignored. The program's environment is passed through unchanged (the wrapper unsets
+//   the PWD that sh would export, or keeps the container's), and its status file is held on fd 3, which
+//   is closed for the program. When the env has a name sh cannot carry (e.g. `a.b`), the program is
+//   started directly instead, and an exit nobody watched is reported as ContainerStatusUnknown.
+// - A container record, <dataDir>/containers/<id>/record.json (id, pod uid, name, attempt, init, pid,
+//   the process's start time from /proc/PID/stat field 22 to guard against pid reuse, startedAt, image,
+//   env, cwd, netns, cgroups), is written before the process is considered started. listContainers reads
+//   the records: a live process (same pid, same start time, not a zombie) is running; a finished one is
+//   exited with the status its wrapper wrote (or, for this agent's own children, what wait() returned),
+//   reason Completed / Error / OOMKilled; one that vanished with no status is exited with reason
+//   ContainerStatusUnknown and exit code 137, as kubelet reports a container it could not find. The
+//   first exit seen is written into the record, so it does not change afterwards.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { constants as fsConstants, promises as fs, openSync, closeSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  RuntimeError,
+  type ContainerConfig,
+  type ContainerInfo,
+  type ExecResult,
+  type Runtime,
+  type Sandbox,
+  type SandboxConfig,
+} from '../runtime.js';
+import { PodNetwork, netnsName } from './pod-network.js';
+
+export interface ProcessRuntimeOptions {
+  /** Where container records, logs, roots and sandbox records live. */
+  dataDir: string;
+  /** Pods get network namespaces of their own from it; without one they share the host's network. */
+  podNetwork?: PodNetwork;
+  /** The node's InternalIP: the IP of pods that share the host's network. Default: the first non-internal IPv4. */
+  hostIP?: string;
+  /** For version(); default: package.json's. */
+  version?: string;
+  /** Apply memory and CPU limits through cgroups when possible (default true). */
+  cgroups?: boolean;
+  /** The cgroup folder containers go in (default skiff): /sys/fs/cgroup/<name> on v2, <controller><agent's cgroup>/<name> on v1. */
+  cgroupName?: string;
+}
+
+/** The persisted state of one container. */
+export interface ContainerRecord {
+  id: string; // hex, no scheme
+  podUid: string;
+  podNamespace: string;
+  podName: string;
+  name: string;
+  attempt: number;
+  init: boolean;
+  image: string;
+  imageID: string;
+  command: string[];
+  env: Record<string, string>;
+  root: string;
+  cwd: string;
+  netns?: string;
+  cgroups: string[];
+  /** Started through the sh wrapper that records the exit status. */
+  wrapped: boolean;
+  createdAt: string;
+  pid?: number;
+  /** /proc/PID/stat field 22 (clock ticks since boot). */
+  startTime?: number;
+  startedAt?: string;
+  /** stopContainer had to SIGKILL it. */
+  killed?: boolean;
+  exit?: { exitCode: number; reason: string; message?: string; finishedAt: string };
+}
+
+interface SandboxRecord {
+  uid: string;
+  namespace: string;
+  name: string;
+  hostNetwork: boolean;
+  netns?: string;
+  ip: string;
+}
+
+interface Child {
+  proc: ChildProcess;
+  exited: boolean;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  done: Promise<void>;
+}
+
+const SCHEME = 'process://';
+const EXEC_OUTPUT_LIMIT = 10 * 1024;
+// The wrapper (see the top of the file). Positional parameters only: a shell variable of ours could
+// shadow one of the container's exported variables.
+//   $1 status file   $2 pid file   cgroup.procs files...   --   PWD ("-" unset, "=value" set)   program args...
+const WRAPPER = [
+  'exec 3>"$1"; shift',
+  'echo $$ >"$1"; shift',
+  'while [ "$1" != -- ]; do { echo $$ >"$1"; } 2>/dev/null || echo "skiff: could not join cgroup $1" >&2; shift; done; shift',
+  'if [ "$1" = - ]; then unset PWD; else export PWD="${1#=}"; fi; shift',
+  'trap : TERM INT HUP QUIT USR1 USR2',
+  '"$@" 3>&-',
+  'set -- $?',
+  'echo $1 >&3',
+  'exit $1',
+].join('\n');
+// Names dash runs as builtins or keywords: they are resolved to a path so the program runs.
+const SH_BUILTINS = new Set(
+  '. : [ alias bg break cd chdir command continue echo eval exec exit export false fc fg getopts hash jobs kill local printf pwd read readonly return set shift test times trap true type ulimit umask unalias unset wait if then else elif fi do done case esac while until for in { } !'.split(
+    ' ',
+  ),
+);
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function bareId(id: string): string {
+  const s = id.startsWith(SCHEME) ? id.slice(SCHEME.length) : id;
+  if (!/^[0-9a-f]{32}$/.test(s)) throw new RuntimeError('ContainerNotFound', `no such container: ${id}`);
+  return s;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** State and start time of a process, from /proc/PID/stat. */
+async function procStat(pid: number): Promise<{ state: string; startTime: number } | undefined> {
+  try {
+    const text = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
+    return { state: fields[0], startTime: Number(fields[19]) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function environHas(pid: number, entry: string): Promise<boolean> {
+  try {
+    const env = await fs.readFile(`/proc/${pid}/environ`, 'utf8');
+    return env.split('\0').includes(entry);
+  } catch {
+    return false;
+  }
+}
+
+async function isExecutable(p: string): Promise<boolean> {
+  try {
+    const st = await fs.stat(p);
+    if (!st.isFile()) return false;
+    await fs.access(p, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Looks a command up as execvp would, with the container's PATH; relative entries are relative to cwd. */
+async function resolveCommand(command: string, envPath: string, cwd: string): Promise<string | undefined> {
+  if (command.includes('/')) {
+    const p = path.resolve(cwd, command);
+    return (await isExecutable(p)) ? p : undefined;
+  }
+  for (const dir of envPath.split(':')) {
+    const p = path.resolve(cwd, dir || '.', command);
+    if (await isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+function findInPath(name: string, fallback: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin'])) {
+    if (!dir) continue;
+    const p = path.join(dir, name);
+    try {
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // next
+    }
+  }
+  return fallback;
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return os.constants.signals[signal] ?? 9;
+}
+
+function defaultHostIP(): string {
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+async function readVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await fs.readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function writeJSON(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify(value, null, 2), { mode: 0o600 });
+  await fs.rename(tmp, file);
+}
+
+async function readJSON<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+interface CgroupLayout {
+  version: 1 | 2;
+  /** Parent folders containers' cgroups are made in: one on v2, one per controller on v1. */
+  memory?: string;
+  cpu?: string;
+}
+
+export class ProcessRuntime implements Runtime {
+  readonly name = 'process' as const;
+  readonly podNetwork: boolean;
+  readonly dataDir: string;
+  readonly network?: PodNetwork;
+  private readonly hostIP: string;
+  private readonly versionOption?: string;
+  private readonly useCgroups: boolean;
+  private readonly cgroupName: string;
+  private cgroupLayout?: Promise<CgroupLayout | undefined>;
+  private readonly children = new Map<string, Child>();
+  private readonly ipPath = findInPath('ip', 'ip');
+
+  constructor(options: ProcessRuntimeOptions) {
+    this.dataDir = path.resolve(options.dataDir);
+    this.network = options.podNetwork;
+    this.podNetwork = !!options.podNetwork;
+    this.hostIP = options.hostIP ?? defaultHostIP();
+    this.versionOption = options.version;
+    this.useCgroups = options.cgroups ?? true;
+    this.cgroupName = options.cgroupName ?? 'skiff';
+  }
+
+  private get containersDir(): string {
+    return path.join(this.dataDir, 'containers');
+  }
+
+  private containerDir(id: string): string {
+    return path.join(this.containersDir, id);
+  }
+
+  private sandboxFile(uid: string): string {
+    return path.join(this.dataDir, 'sandboxes', `${uid}.json`);
+  }
+
+  /** The file a container's stdout and stderr are appended to. */
+  logPath(id: string): string {
+    return path.join(this.containerDir(bareId(id)), 'log');
+  }
+
+  /** The container's root folder (its mounts are at <root><mountPath>). */
+  rootPath(id: string): string {
+    return path.join(this.containerDir(bareId(id)), 'root');
+  }
+
+  async version(): Promise<string> {
+    return `${SCHEME}${this.versionOption ?? (await readVersion())}`;
+  }
+
+  /** Nothing is pulled, whatever the policy: the program comes from the host. */
+  async ensureImage(image: string, _policy?: ContainerConfig['imagePullPolicy'], _auths?: SandboxConfig['registryAuths']): Promise<string> {
+    return `${SCHEME}${image}`;
+  }
+
+  // ---- sandboxes
+
+  async ensureSandbox(pod: SandboxConfig): Promise<Sandbox> {
+    let record: SandboxRecord;
+    if (pod.hostNetwork || !this.network) {
+      record = { uid: pod.uid, namespace: pod.namespace, name: pod.name, hostNetwork: true, ip: this.hostIP };
+    } else {
+      let ip: string;
+      try {
+        ip = await this.network.addPod(pod.uid, pod.podIP);
+      } catch (e) {
+        throw new RuntimeError('CreatePodSandboxError', (e as Error).message);
+      }
+      record = { uid: pod.uid, namespace: pod.namespace, name: pod.name, hostNetwork: false, netns: netnsName(pod.uid), ip };
+    }
+    await fs.mkdir(path.dirname(this.sandboxFile(pod.uid)), { recursive: true });
+    await writeJSON(this.sandboxFile(pod.uid), record);
+    return { ip: record.ip };
+  }
+
+  async removeSandbox(podUid: string): Promise<void> {
+    for (const rec of await this.records()) {
+      if (rec.podUid !== podUid) continue;
+      await this.kill(rec);
+      await this.removeContainer(rec.id);
+    }
+    const sandbox = await readJSON<SandboxRecord>(this.sandboxFile(podUid));
+    if (this.network && (!sandbox || !sandbox.hostNetwork)) await this.network.removePod(podUid);
+    await fs.rm(this.sandboxFile(podUid), { force: true });
+  }
+
+  // ---- cgroups
+
+  private cgroups(): Promise<CgroupLayout | undefined> {
+    this.cgroupLayout ??= this.detectCgroups().catch(() => undefined);
+    return this.cgroupLayout;
+  }
+
+  private async detectCgroups(): Promise<CgroupLayout | undefined> {
+    if (!this.useCgroups || process.platform !== 'linux' || process.getuid?.() !== 0) return undefined;
+    const root = '/sys/fs/cgroup';
+    const self = await fs.readFile('/proc/self/cgroup', 'utf8');
+    if (await fs.stat(path.join(root, 'cgroup.controllers')).catch(() => undefined)) {
+      // v2: a folder at the root, as kubelet's kubepods (a non-root cgroup holding processes could not
+      // have children with controllers).
+      const controllers = (await fs.readFile(path.join(root, 'cgroup.controllers'), 'utf8')).split(/\s+/);
+      if (!controllers.includes('memory')) return undefined;
+      const want = ['memory', ...(controllers.includes('cpu') ? ['cpu'] : [])];
+      const parent = path.join(root, this.cgroupName);
+      await fs.writeFile(path.join(root, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' ')).catch(() => undefined);
+      await fs.mkdir(parent, { recursive: true });
+      await fs.writeFile(path.join(parent, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
+      const enabled = (await fs.readFile(path.join(parent, 'cgroup.subtree_control'), 'utf8')).split(/\s+/);
+      if (!enabled.includes('memory')) return undefined;
+      return { version: 2, memory: parent, cpu: enabled.includes('cpu') ? parent : undefined };
+    }
+    // v1: one hierarchy per controller; containers' cgroups nest under the agent's own.
+    const layout: CgroupLayout = { version: 1 };
+    for (const line of self.split('\n')) {
+      const [, list, own] = line.split(':');
+      if (!list || own === undefined) continue;
+      const names = list.split(',');
+      for (const want of ['memory', 'cpu'] as const) {
+        if (!names.includes(want)) continue;
+        const dir = path.join(root, list, own, this.cgroupName);
+        const probe = want === 'memory' ? 'memory.limit_in_bytes' : 'cpu.cfs_quota_us';
+        try {
+          await fs.mkdir(dir, { recursive: true });
+          await fs.access(path.join(dir, probe), fsConstants.W_OK);
+          layout[want] = dir;
+        } catch {
+          // not available
+        }
+      }
+    }
+    return layout.memory || layout.cpu ? layout : undefined;
+  }
+
+  /** Makes the container's cgroups with its limits; returns their folders. */
+  private async makeCgroups(id: string, c: ContainerConfig): Promise<string[]> {
+    const layout = await this.cgroups();
+    if (!layout) return [];
+    const dirs: string[] = [];
+    const make = async (parent: string, fn: (dir: string) => Promise<void>) => {
+      const dir = path.join(parent, id);
+      if (!dirs.includes(dir)) {
+        await fs.mkdir(dir, { recursive: true });
+        dirs.push(dir);
+      }
+      await fn(dir);
+    };
+    const optional = (p: Promise<void>) => p.catch(() => undefined);
+    try {
+      if (layout.version === 2) {
+        await make(layout.memory!, async (dir) => {
+          if (c.memoryLimitBytes) {
+            await fs.writeFile(path.join(dir, 'memory.max'), String(c.memoryLimitBytes));
+            await optional(fs.writeFile(path.join(dir, 'memory.swap.max'), '0'));
+          }
+          if (c.cpuLimitMillis && layout.cpu) await fs.writeFile(path.join(dir, 'cpu.max'), `${Math.max(1000, c.cpuLimitMillis * 100)} 100000`);
+        });
+      } else {
+        if (layout.memory)
+          await make(layout.memory, async (dir) => {
+            if (!c.memoryLimitBytes) return;
+            await fs.writeFile(path.join(dir, 'memory.limit_in_bytes'), String(c.memoryLimitBytes));
+            await optional(fs.writeFile(path.join(dir, 'memory.memsw.limit_in_bytes'), String(c.memoryLimitBytes)));
+          });
+        if (layout.cpu && c.cpuLimitMillis)
+          await make(layout.cpu, async (dir) => {
+            await fs.writeFile(path.join(dir, 'cpu.cfs_period_us'), '100000');
+            await fs.writeFile(path.join(dir, 'cpu.cfs_quota_us'), String(Math.max(1000, c.cpuLimitMillis! * 100)));
+          });
+      }
+    } catch {
+      // Limits could not be applied: run without them rather than not at all.
+      await this.removeCgroups(dirs);
+      return [];
+    }
+    return dirs;
+  }
+
+  private async removeCgroups(dirs: string[]): Promise<void> {
+    for (const dir of dirs) {
+      // What is left in the cgroup is the container's too (a program's own children): kill it, and wait
+      // for the kernel to let go of the cgroup (rmdir is EBUSY for a moment after the last exit).
+      for (let i = 0; i < 50; i++) {
+        try {
+          await fs.rmdir(dir);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EBUSY') break;
+          const procs = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+          for (const pid of procs.split(/\s+/).filter(Boolean)) {
+            try {
+              process.kill(Number(pid), 'SIGKILL');
+            } catch {
+              // gone
+            }
+          }
+          await sleep(100);
+        }
+      }
+      // The parent goes too once no container uses it (kept while others do: rmdir fails then).
+      await fs.rmdir(path.dirname(dir)).catch(() => undefined);
+    }
+  }
+
+  private async oomKilled(rec: ContainerRecord): Promise<boolean> {
+    for (const dir of rec.cgroups) {
+      for (const file of ['memory.events', 'memory.oom_control']) {
+        const text = await fs.readFile(path.join(dir, file), 'utf8').catch(() => '');
+        const m = /^oom_kill (\d+)$/m.exec(text);
+        if (m && Number(m[1]) > 0) return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- containers
+
+  async startContainer(pod: SandboxConfig, c: ContainerConfig): Promise<ContainerInfo> {
+    if (!c.command?.length) {
+      throw new RuntimeError(
+        'CreateContainerConfigError',
+        'the process runtime needs a command: set spec.containers[].command (images are not run, so there is no entrypoint to fall back on)',
+      );
+    }
+    const id = randomUUID().replace(/-/g, '');
+    const dir = this.containerDir(id);
+    const root = path.join(dir, 'root');
+    await fs.mkdir(root, { recursive: true });
+    try {
+      return await this.start(id, pod, c);
+    } catch (e) {
+      await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      if (e instanceof RuntimeError) throw e;
+      throw new RuntimeError('RunContainerError', `starting ${c.name}: ${(e as Error).message}`);
+    }
+  }
+
+  private async start(id: string, pod: SandboxConfig, c: ContainerConfig): Promise<ContainerInfo> {
+    const dir = this.containerDir(id);
+    const root = path.join(dir, 'root');
+    // Mounts, shortest path first so nested ones land in (or through) their parents.
+    for (const m of [...c.mounts].sort((a, b) => a.containerPath.length - b.containerPath.length)) {
+      const rel = path.posix.normalize(`/${m.containerPath}`).replace(/^\/+/, '');
+      if (!rel) throw new RuntimeError('CreateContainerConfigError', `mountPath ${m.containerPath} would replace the container's root`);
+      const at = path.join(root, rel);
+      await fs.mkdir(path.dirname(at), { recursive: true });
+      await fs.rm(at, { force: true, recursive: false }).catch(() => undefined);
+      await fs.symlink(m.hostPath, at);
+    }
+    const cwd = c.workingDir ? path.join(root, path.posix.normalize(`/${c.workingDir}`)) : root;
+    await fs.mkdir(cwd, { recursive: true });
+
+    let netns: string | undefined;
+    if (this.network && !pod.hostNetwork) {
+      // Normally made by ensureSandbox already; made again if it went (a reboot empties /run/netns).
+      if (!(await this.network.hasPod(pod.uid)) || !(await readJSON<SandboxRecord>(this.sandboxFile(pod.uid)))) await this.ensureSandbox(pod);
+      netns = netnsName(pod.uid);
+    }
+
+    const env: Record<string, string> = {};
+    if (!c.env.some((e) => e.name === 'PATH')) env.PATH = process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    env.HOSTNAME = pod.hostname;
+    for (const e of c.env) env[e.name] = e.value;
+    env.SKIFF_ROOT = root;
+
+    const argv = [...c.command!, ...(c.args ?? [])];
+    const resolved = await resolveCommand(argv[0], env.PATH ?? '', cwd);
+    if (!resolved) {
+      throw new RuntimeError('RunContainerError', `exec: "${argv[0]}": executable file not found in $PATH (${env.PATH ?? ''})`);
+    }
+    // dash would run its builtin instead of the program: give it the path.
+    if (!argv[0].includes('/') && SH_BUILTINS.has(argv[0])) argv[0] = resolved;
+
+    const cgroups = await this.makeCgroups(id, c);
+    const wrapped = Object.keys(env).every((name) => SHELL_NAME.test(name));
+    const rec: ContainerRecord = {
+      id,
+      podUid: pod.uid,
+      podNamespace: pod.namespace,
+      podName: pod.name,
+      name: c.name,
+      attempt: c.attempt,
+      init: c.init,
+      image: c.image,
+      imageID: await this.ensureImage(c.image),
+      command: argv,
+      env,
+      root,
+      cwd,
+      netns,
+      cgroups,
+      wrapped,
+      createdAt: new Date().toISOString(),
+    };
+    await writeJSON(path.join(dir, 'record.json'), rec);
+
+    const statusFile = path.join(dir, 'status');
+    const pidFile = path.join(dir, 'pid');
+    const procsFiles = cgroups.map((d) => path.join(d, 'cgroup.procs'));
+    let program: string[] = wrapped
+      ? ['/bin/sh', '-c', WRAPPER, 'skiff-process', statusFile, pidFile, ...procsFiles, '--', 'PWD' in env ? `=${env.PWD}` : '-', ...argv]
+      : argv;
+    if (netns) program = [this.ipPath, 'netns', 'exec', netns, ...program];
+
+    const logFd = openSync(path.join(dir, 'log'), 'a', 0o600);
+    let proc: ChildProcess;
+    try {
+      proc = spawn(program[0], program.slice(1), {
+        cwd,
+        env: env as NodeJS.ProcessEnv,
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+      });
+      await new Promise<void>((resolve, reject) => {
+        proc.once('spawn', resolve);
+        proc.once('error', reject);
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    proc.unref();
+    const child: Child = { proc, exited: false, code: null, signal: null, done: Promise.resolve() };
+    child.done = new Promise<void>((resolve) => {
+      proc.once('exit', (code, signal) => {
+        child.exited = true;
+        child.code = code;
+        child.signal = signal;
+        resolve();
+      });
+    });
+    proc.on('error', () => undefined);
+    this.children.set(id, child);
+
+    const pid = proc.pid!;
+    if (!wrapped && procsFiles.length) {
+      // No wrapper to join the cgroups before the program starts: move it now.
+      for (const f of procsFiles) await fs.writeFile(f, String(pid)).catch(() => undefined);
+    }
+    rec.pid = pid;
+    rec.startTime = (await procStat(pid))?.startTime;
+    rec.startedAt = new Date().toISOString();
+    await writeJSON(path.join(dir, 'record.json'), rec);
+    return this.info(rec, 'running');
+  }
+
+  private async readRecord(id: string): Promise<ContainerRecord | undefined> {
+    return readJSON<ContainerRecord>(path.join(this.containerDir(id), 'record.json'));
+  }
+
+  private async records(): Promise<ContainerRecord[]> {
+    let ids: string[];
+    try {
+      ids = await fs.readdir(this.containersDir);
+    } catch {
+      return [];
+    }
+    const out: ContainerRecord[] = [];
+    for (const id of ids) {
+      const rec = await this.readRecord(id);
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+
+  /** Whether the record's process is still there; fills in a pid lost to a crash right after spawning. */
+  private async alive(rec: ContainerRecord): Promise<boolean> {
+    const child = this.children.get(rec.id);
+    if (child) return !child.exited;
+    if (rec.pid === undefined) {
+      // Started, but the agent died before writing the pid: the wrapper wrote it.
+      const pid = Number((await fs.readFile(path.join(this.containerDir(rec.id), 'pid'), 'utf8').catch(() => '')).trim());
+      if (!pid || !(await environHas(pid, `SKIFF_ROOT=${rec.root}`))) return false;
+      const stat = await procStat(pid);
+      if (!stat) return false;
+      rec.pid = pid;
+      rec.startTime = stat.startTime;
+      rec.startedAt ??= rec.createdAt;
+      await writeJSON(path.join(this.containerDir(rec.id), 'record.json'), rec);
+    }
+    const stat = await procStat(rec.pid);
+    if (!stat || stat.state === 'Z' || stat.state === 'X') return false;
+    if (rec.startTime !== undefined) return stat.startTime === rec.startTime;
+    return environHas(rec.pid, `SKIFF_ROOT=${rec.root}`);
+  }
+
+  /** Works out (and records, once) how an exited container ended. */
+  private async settleExit(rec: ContainerRecord): Promise<NonNullable<ContainerRecord['exit']>> {
+    if (rec.exit) return rec.exit;
+    const dir = this.containerDir(rec.id);
+    let exitCode: number | undefined;
+    let finishedAt: string | undefined;
+    let reason: string | undefined;
+    let message: string | undefined;
+    const statusFile = path.join(dir, 'status');
+    const status = (await fs.readFile(statusFile, 'utf8').catch(() => '')).trim();
+    if (/^\d+$/.test(status)) {
+      exitCode = Number(status);
+      finishedAt = (await fs.stat(statusFile)).mtime.toISOString();
+    }
+    const child = this.children.get(rec.id);
+    if (exitCode === undefined && child?.exited) {
+      exitCode = child.code ?? 128 + signalNumber(child.signal ?? 'SIGKILL');
+    }
+    if (exitCode === undefined && rec.killed) exitCode = 137;
+    if (exitCode === undefined) {
+      exitCode = 137;
+      reason = 'ContainerStatusUnknown';
+      message = 'The container exited while no agent was watching it; its exit status is unknown';
+    }
+    if (!reason) reason = (await this.oomKilled(rec)) ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error';
+    rec.exit = { exitCode, reason, message, finishedAt: finishedAt ?? new Date().toISOString() };
+    await writeJSON(path.join(dir, 'record.json'), rec).catch(() => undefined);
+    // The outcome is recorded: the cgroups (and anything the program left running in them) can go.
+    await this.removeCgroups(rec.cgroups);
+    return rec.exit;
+  }
+
+  private info(rec: ContainerRecord, state: ContainerInfo['state'], exit?: ContainerRecord['exit']): ContainerInfo {
+    return {
+      id: `${SCHEME}${rec.id}`,
+      podUid: rec.podUid,
+      name: rec.name,
+      attempt: rec.attempt,
+      init: rec.init,
+      state,
+      startedAt: rec.startedAt,
+      finishedAt: exit?.finishedAt,
+      exitCode: exit?.exitCode,
+      reason: exit?.reason,
+      message: exit?.message,
+      image: rec.image,
+      imageID: rec.imageID,
+    };
+  }
+
+  private async observe(rec: ContainerRecord): Promise<ContainerInfo> {
+    if (rec.exit) return this.info(rec, 'exited', rec.exit);
+    if (await this.alive(rec)) return this.info(rec, 'running');
+    if (rec.pid === undefined) {
+      const status = await fs.stat(path.join(this.containerDir(rec.id), 'status')).catch(() => undefined);
+      if (!status) return this.info(rec, 'created'); // never started
+    }
+    return this.info(rec, 'exited', await this.settleExit(rec));
+  }
+
+  async listContainers(podUid?: string): Promise<ContainerInfo[]> {
+    const out: ContainerInfo[] = [];
+    for (const rec of await this.records()) {
+      if (podUid !== undefined && rec.podUid !== podUid) continue;
+      out.push(await this.observe(rec));
+    }
+    return out.sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? ''));
+  }
+
+  private signalGroup(pid: number, signal: NodeJS.Signals): void {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone
+      }
+    }
+  }
+
+  private async waitGone(rec: ContainerRecord, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    const child = this.children.get(rec.id);
+    for (;;) {
+      if (!(await this.alive(rec))) return true;
+      if (Date.now() >= deadline) return false;
+      if (child) await Promise.race([child.done, sleep(Math.min(100, deadline - Date.now()))]);
+      else await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    const rec = await this.readRecord(bareId(id));
+    if (!rec) throw new RuntimeError('ContainerNotFound', `no such container: ${id}`);
+    if (rec.exit || !(await this.alive(rec)) || rec.pid === undefined) {
+      if (!rec.exit && rec.pid !== undefined) await this.settleExit(rec);
+      return;
+    }
+    this.signalGroup(rec.pid, 'SIGTERM');
+    if (!(await this.waitGone(rec, Math.max(0, graceSeconds) * 1000))) await this.kill(rec);
+    else this.signalGroup(rec.pid, 'SIGKILL'); // what the program left behind in its group
+    await this.settleExit(rec);
+  }
+
+  /** SIGKILL to the group, then waits until the process is gone. */
+  private async kill(rec: ContainerRecord): Promise<void> {
+    if (rec.exit || rec.pid === undefined || !(await this.alive(rec))) return;
+    rec.killed = true;
+    await writeJSON(path.join(this.containerDir(rec.id), 'record.json'), rec).catch(() => undefined);
+    this.signalGroup(rec.pid, 'SIGKILL');
+    if (!(await this.waitGone(rec, 10_000))) throw new Error(`container ${rec.id} (pid ${rec.pid}) did not die after SIGKILL`);
+    this.signalGroup(rec.pid, 'SIGKILL');
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    const bare = bareId(id);
+    const rec = await this.readRecord(bare);
+    if (rec) {
+      await this.kill(rec); // a container still running is not left without a record
+      await this.removeCgroups(rec.cgroups);
+    }
+    this.children.delete(bare);
+    await fs.rm(this.containerDir(bare), { recursive: true, force: true });
+  }
+
+  async exec(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult> {
+    const rec = await this.readRecord(bareId(id));
+    if (!rec) throw new RuntimeError('ContainerNotFound', `no such container: ${id}`);
+    if (rec.exit || !(await this.alive(rec))) throw new RuntimeError('ContainerNotRunning', `container ${rec.name} is not running`);
+    if (!command.length) throw new RuntimeError('ExecError', 'exec needs a command');
+    const program = rec.netns ? [this.ipPath, 'netns', 'exec', rec.netns, ...command] : command;
+    return new Promise<ExecResult>((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let timedOut = false;
+      const collect = (b: Buffer) => {
+        if (size >= EXEC_OUTPUT_LIMIT) return;
+        chunks.push(b.subarray(0, EXEC_OUTPUT_LIMIT - size));
+        size += Math.min(b.length, EXEC_OUTPUT_LIMIT - size);
+      };
+      const proc = spawn(program[0], program.slice(1), { cwd: rec.cwd, env: rec.env as NodeJS.ProcessEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      proc.stdout!.on('data', collect);
+      proc.stderr!.on('data', collect);
+      const timer = setTimeout(
+        () => {
+          timedOut = true;
+          if (proc.pid) this.signalGroup(proc.pid, 'SIGKILL');
+        },
+        Math.max(1, timeoutSeconds) * 1000,
+      );
+      proc.once('error', (e) => {
+        clearTimeout(timer);
+        resolve({ exitCode: 127, output: `exec: "${command[0]}": ${(e as Error).message}` });
+      });
+      proc.once('close', (code, signal) => {
+        clearTimeout(timer);
+        let output = Buffer.concat(chunks).toString('utf8');
+        if (timedOut) output += `${output && !output.endsWith('\n') ? '\n' : ''}command timed out after ${timeoutSeconds}s`;
+        resolve({ exitCode: code ?? 128 + signalNumber(signal ?? 'SIGKILL'), output });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    // Containers keep running; their children's handles are already unref'd.
+    for (const child of this.children.values()) {
+      child.proc.removeAllListeners('exit');
+    }
+    this.children.clear();
+  }
+}
+
+/**
+ * A ProcessRuntime for this machine: with pod networking when it is Linux, the agent is root, `ip netns`
+ * works and the node has a podCIDR; sharing the host's network otherwise.
+ */
+export async function createProcessRuntime(options: {
+  dataDir: string;
+  podCIDR?: string;
+  hostIP?: string;
+  bridge?: string;
+  masquerade?: boolean;
+  version?: string;
+}): Promise<ProcessRuntime> {
+  let podNetwork: PodNetwork | undefined;
+  if (options.podCIDR && !options.podCIDR.includes(':') && (await PodNetwork.supported())) {
+    podNetwork = new PodNetwork({
+      podCIDR: options.podCIDR,
+      dataDir: path.join(options.dataDir, 'network'),
+      bridge: options.bridge,
+      masquerade: options.masquerade,
+    });
+    await podNetwork.setup();
+  }
+  return new ProcessRuntime({ dataDir: options.dataDir, podNetwork, hostIP: options.hostIP, version: options.version });
+}

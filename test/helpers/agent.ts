@@ -1,0 +1,109 @@
+// Starts real `skiff agent` processes for end-to-end tests. Every agent is killed when the test
+// process exits, and the pods it left running (agents leave them running on purpose) are stopped,
+// their network namespaces removed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bridgeFor } from '../../src/agent/agent.js';
+import { afterAll } from 'vitest';
+import { ProcessRuntime } from '../../src/agent/runtimes/process.js';
+import { PodNetwork } from '../../src/agent/runtimes/pod-network.js';
+import { repoRoot, type Exit } from './skiff-server.js';
+
+export interface AgentProcess {
+  name: string;
+  data: string;
+  output(): string;
+  /** Resolves once the agent printed that it runs. */
+  ready: Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<Exit>;
+  stop(): Promise<Exit>;
+}
+
+export interface AgentStart {
+  server: string;
+  token?: string;
+  caHash?: string;
+  name: string;
+  /** The agent's --data (it keeps its state in DATA/agent). */
+  data: string;
+  runtime?: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+const agents = new Set<ChildProcess>();
+const dataDirs = new Set<string>();
+
+export function startAgentProcess(opts: AgentStart): AgentProcess {
+  const args = ['agent', '--server', opts.server, '--name', opts.name, '--data', opts.data, '--runtime', opts.runtime ?? 'process'];
+  if (opts.token) args.push('--token', opts.token);
+  if (opts.caHash) args.push('--ca-hash', opts.caHash);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', ...args, ...(opts.args ?? [])], {
+    cwd: repoRoot,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  agents.add(child);
+  dataDirs.add(join(opts.data, 'agent'));
+  let output = '';
+  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  void exited.then(() => agents.delete(child));
+  const ready = new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (/skiff agent running/.test(output)) resolve();
+    };
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      output += s;
+      check();
+    });
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (output += s));
+    void exited.then((e) => reject(new Error(`skiff agent exited (${e.code ?? e.signal}) before running:\n${output}`)));
+  });
+  ready.catch(() => {});
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  return {
+    name: opts.name,
+    data: opts.data,
+    output: () => output,
+    ready,
+    kill,
+    async stop() {
+      const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      try {
+        return await kill('SIGTERM');
+      } finally {
+        clearTimeout(force);
+      }
+    },
+  };
+}
+
+/** Stops what agents left running: their processes, then their pods' containers and namespaces. */
+export async function cleanUpAgents(): Promise<void> {
+  for (const child of agents) child.kill('SIGKILL');
+  for (const dir of dataDirs) {
+    let podCIDR: string | undefined;
+    try {
+      podCIDR = JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8')).podCIDR;
+    } catch {
+      // the node never had a podCIDR: its pods shared the host's network
+    }
+    const containers = join(dir, 'containers');
+    const net = podCIDR ? new PodNetwork({ podCIDR, dataDir: join(containers, 'network'), bridge: bridgeFor(podCIDR) }) : undefined;
+    const runtime = new ProcessRuntime({ dataDir: containers, podNetwork: net });
+    for (const c of await runtime.listContainers().catch(() => [])) {
+      if (c.state === 'running') await runtime.stopContainer(c.id, 0).catch(() => {});
+    }
+    if (net) {
+      for (const uid of await net.pods()) await net.removePod(uid).catch(() => {});
+      await net.teardown().catch(() => {});
+    }
+  }
+  dataDirs.clear();
+}
+
+if (process.env.VITEST) afterAll(cleanUpAgents);
