@@ -228,11 +228,20 @@ describe('skiff agent with the process runtime, against skiff serve', () => {
   it('gives a deleted pod SIGTERM and its grace period, then removes it', async () => {
     await api('/api/v1/namespaces/default/pods', {
       method: 'POST',
-      body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'graceful' }, spec: { terminationGracePeriodSeconds: 10, containers: [webContainer({ env: [{ name: 'TERM_DELAY_MS', value: '1000' }] })] } },
+      body: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'graceful' },
+        spec: {
+          terminationGracePeriodSeconds: 10,
+          // Ready once it serves, and so once its SIGTERM handler is in place.
+          containers: [webContainer({ env: [{ name: 'TERM_DELAY_MS', value: '1000' }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } })],
+        },
+      },
     });
-    const p = await until('graceful running', async () => {
+    const p = await until('graceful ready', async () => {
       const p = await pod('graceful');
-      return p.status.containerStatuses?.[0]?.state.running && p;
+      return p.status.containerStatuses?.[0]?.ready && p;
     });
     await api('/api/v1/namespaces/default/pods/graceful', { method: 'DELETE' });
     await until('the pod gone', async () => (await server.request('/api/v1/namespaces/default/pods/graceful')).status === 404);

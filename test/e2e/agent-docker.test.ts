@@ -1,0 +1,122 @@
+// A real `skiff agent --runtime docker` against a real `skiff serve` and a real Docker Engine, with
+// images served by a local registry: pulls, ImagePullBackOff, imagePullPolicy Never, a two-container
+// pod sharing localhost, and OOMKilled, as kubectl shows them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { caCertHash } from '../../src/node/certs.js';
+import { startAgentProcess, type AgentProcess } from '../helpers/agent.js';
+import { dockerAvailable, removeLabelledContainers, startDockerTestEnv, type DockerTestEnv } from '../helpers/docker.js';
+import { hasKubectl, runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
+
+const available = await dockerAvailable();
+if (!available) console.warn('agent-docker.test.ts: no Docker Engine answers on /var/run/docker.sock, skipping (.ci/run starts one)');
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe.skipIf(!available)('skiff agent with the docker runtime', () => {
+  let env: DockerTestEnv;
+  let server: SkiffServer;
+  let agent: AgentProcess;
+  let ns: string;
+
+  const api = async (path: string, init?: Parameters<SkiffServer['request']>[1]) => {
+    const r = await server.request(path, init);
+    if (r.status >= 400) throw new Error(`${init?.method ?? 'GET'} ${path}: ${r.status} ${r.text}`);
+    return r.json();
+  };
+  const createPod = (name: string, spec: any) =>
+    api(`/api/v1/namespaces/${ns}/pods`, { method: 'POST', body: { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec } });
+  const pod = (name: string) => api(`/api/v1/namespaces/${ns}/pods/${name}`);
+  const kubectlRow = async (name: string) => (await server.kubectl(['get', 'pod', name, '-n', ns, '--no-headers'])).stdout;
+
+  beforeAll(async () => {
+    env = await startDockerTestEnv();
+    ns = `docker-${env.runId}`;
+    server = await startSkiff();
+    const token = (await runSkiff(['token', 'create', '--data', server.data])).stdout.trim();
+    agent = startAgentProcess({ server: server.url, token, caHash: caCertHash(server.ca), name: 'docker-1', data: tempDir('skiff-docker-agent-'), runtime: 'docker' });
+    await agent.ready;
+    await api('/api/v1/namespaces', { method: 'POST', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+    await until('the node Ready', async () => {
+      const node = await api('/api/v1/nodes/docker-1');
+      return node.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    // Pods deleted through the API, so the agent stops their containers; then whatever is left.
+    await server?.request(`/api/v1/namespaces/${ns}/pods`, { method: 'DELETE' }).catch(() => {});
+    await until('the pods gone', async () => (await api(`/api/v1/namespaces/${ns}/pods`)).items.length === 0, 60_000).catch(() => {});
+    await agent?.stop();
+    await server?.stop();
+    if (env) {
+      await removeLabelledContainers(env.docker, 'io.kubernetes.pod.namespace', ns);
+      await env.cleanup();
+    }
+  }, 120_000);
+
+  it('pulls from the registry and runs two containers that share localhost, reachable at the pod IP', async () => {
+    await createPod('pair', {
+      containers: [
+        { name: 'server', image: env.image, imagePullPolicy: 'IfNotPresent', command: ['httpd', '-f', '-p', '8080', '-h', '/www'], readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 } },
+        {
+          name: 'client',
+          image: env.image,
+          command: ['sh', '-c', 'until wget -q -O /tmp/got http://127.0.0.1:8080/; do sleep 0.5; done; sleep 3600'],
+          readinessProbe: { exec: { command: ['cat', '/tmp/got'] }, periodSeconds: 1 },
+        },
+      ],
+    });
+    const p = await until('pair Ready', async () => {
+      const p = await pod('pair');
+      return p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && p;
+    });
+    for (const s of p.status.containerStatuses) {
+      expect(s.containerID).toMatch(/^docker:\/\//);
+      expect(s.imageID).toContain(env.digest);
+    }
+    const res = await fetch(`http://${p.status.podIP}:8080/`);
+    expect(res.status).toBe(200);
+  });
+
+  it('reports ErrImagePull, then ImagePullBackOff, for a tag the registry does not have', async () => {
+    await createPod('missing', { containers: [{ name: 'c', image: env.image.replace(/:1$/, ':missing'), command: ['sleep', '60'] }] });
+    const seen = new Set<string>();
+    await until('ImagePullBackOff', async () => {
+      const reason = (await pod('missing')).status.containerStatuses?.[0]?.state.waiting?.reason;
+      if (reason) seen.add(reason);
+      return reason === 'ImagePullBackOff';
+    });
+    expect(seen.has('ErrImagePull') || seen.has('ImagePullBackOff')).toBe(true);
+    if (hasKubectl) expect(await kubectlRow('missing')).toMatch(/missing\s+0\/1\s+(ImagePullBackOff|ErrImagePull)/);
+  });
+
+  it('never pulls with imagePullPolicy Never', async () => {
+    await createPod('never', { containers: [{ name: 'c', image: env.image.replace(/:1$/, ':not-here'), imagePullPolicy: 'Never', command: ['sleep', '60'] }] });
+    const waiting = await until('ErrImageNeverPull', async () => {
+      const w = (await pod('never')).status.containerStatuses?.[0]?.state.waiting;
+      return w?.reason === 'ErrImageNeverPull' && w;
+    });
+    expect(waiting.message).toMatch(/^Container image ".*:not-here" is not present with pull policy of Never$/);
+  });
+
+  it('reports a container killed for its memory limit as OOMKilled', async () => {
+    await createPod('hog', {
+      restartPolicy: 'Never',
+      containers: [{ name: 'hog', image: env.image, command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], resources: { limits: { memory: '16Mi' } } }],
+    });
+    const p = await until('the hog terminated', async () => {
+      const p = await pod('hog');
+      return p.status.phase === 'Failed' && p;
+    });
+    expect(p.status.containerStatuses[0].state.terminated).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+    if (hasKubectl) expect(await kubectlRow('hog')).toMatch(/hog\s+0\/1\s+OOMKilled\s+0/);
+  });
+});
