@@ -217,7 +217,7 @@ const COMMANDS: Record<string, Command> = {
   },
   dev: {
     summary: 'run the Worker under wrangler dev against a local libSQL endpoint (what `npm run dev` runs)',
-    flags: ['data', 'port'],
+    flags: ['data', 'port', 'cluster-cidr'],
     run: runDev,
   },
   migrate: {
@@ -353,7 +353,7 @@ async function runDev(flags: FlagValues): Promise<number> {
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   let dev;
   try {
-    dev = await startDev({ data: String(flags.data), port }, stopping.signal);
+    dev = await startDev({ data: String(flags.data), port, clusterCidr: String(flags['cluster-cidr']) }, stopping.signal);
   } catch (err) {
     if (stopping.signal.aborted) return 0;
     throw err;

@@ -15,6 +15,8 @@ import { migrateDatabase } from './migrate.js';
 export interface DevOptions {
   data: string;
   port: number;
+  /** The Worker's CLUSTER_CIDR var (wrangler.toml's otherwise). */
+  clusterCidr?: string;
 }
 
 export interface RunningDev {
@@ -51,7 +53,8 @@ export async function startDev(opts: DevOptions, abort?: AbortSignal): Promise<R
     await migrateDatabase(db.url, dbToken);
     abort?.throwIfAborted();
     const url = `https://${HOST}:${opts.port}`;
-    const child = spawnWrangler(opts.port, dataDir, db.url, { LIBSQL_AUTH_TOKEN: dbToken, SKIFF_ADMIN_TOKEN: creds.token });
+    const vars = { LIBSQL_URL: db.url, ...(opts.clusterCidr ? { CLUSTER_CIDR: opts.clusterCidr } : {}) };
+    const child = spawnWrangler(opts.port, dataDir, vars, { LIBSQL_AUTH_TOKEN: dbToken, SKIFF_ADMIN_TOKEN: creds.token });
     const exit = exitOf(child);
     wrangler = { child, exit };
     await waitHealthy(url, creds.caCert, exit, abort);
@@ -78,7 +81,7 @@ export async function startDev(opts: DevOptions, abort?: AbortSignal): Promise<R
  * The secrets go in an env file readable by the owner only, not in `--var`s that `ps` shows to everyone;
  * giving one also keeps a `.dev.vars` in the project from being loaded.
  */
-function spawnWrangler(port: number, dataDir: string, libsqlUrl: string, secrets: Record<string, string>): ChildProcess {
+function spawnWrangler(port: number, dataDir: string, vars: Record<string, string>, secrets: Record<string, string>): ChildProcess {
   const envFile = join(dataDir, ENV_FILE);
   rmSync(envFile, { force: true }); // so the mode below applies
   writeFileSync(envFile, Object.entries(secrets).map(([name, value]) => `${name}=${value}\n`).join(''), { mode: 0o600 });
@@ -92,7 +95,7 @@ function spawnWrangler(port: number, dataDir: string, libsqlUrl: string, secrets
     '--https-cert-path', join(dataDir, 'server.crt'),
     '--test-scheduled',
     '--show-interactive-dev-session=false',
-    '--var', `LIBSQL_URL:${libsqlUrl}`,
+    ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
     '--env-file', envFile,
   ];
   // Our own Node runs wrangler's script: the node on PATH may be older than wrangler accepts.

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caCertHash } from '../../src/node/certs.js';
-import { startAgentProcess, type AgentProcess } from '../helpers/agent.js';
+import { rebootPods, startAgentProcess, type AgentProcess } from '../helpers/agent.js';
 import { hasKubectl, repoRoot, runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
 
 const WEB = join(repoRoot, 'test/fixtures/agent/web.mjs');
@@ -290,7 +290,7 @@ describe('skiff agent with the process runtime, against skiff serve', () => {
     const port = new URL(server.url).port;
     await server.stop();
     await new Promise((r) => setTimeout(r, 9000)); // longer than the 6 s grace period
-    for (const p of [...web, evictme]) expect((await fetchPod(p)).status).toBe(200);
+    for (const p of [...web, evictme]) expect((await fetchPod(p).catch((e) => ({ status: `${p.metadata.name} ${p.status.podIP}: ${e}` }))).status).toBe(200);
 
     server = await startSkiff({ data: server.data, listen: `127.0.0.1:${port}`, args: SERVE_ARGS });
     await until('evictme stopped on the node', async () => {
@@ -306,5 +306,25 @@ describe('skiff agent with the process runtime, against skiff serve', () => {
       return node.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True') && !(node.spec.taints ?? []).length;
     }, 60_000);
     for (const p of web) expect((await fetchPod(p)).status).toBe(200);
+  });
+
+  it('brings its pods back from its record after a reboot while the control plane is away', async () => {
+    const web = (await api('/api/v1/namespaces/default/pods?labelSelector=app%3Dweb')).items;
+    const port = new URL(server.url).port;
+    await server.stop();
+    await agent.kill('SIGKILL');
+    await rebootPods(join(data, 'agent'));
+    for (const p of web) await expect(fetchPod(p)).rejects.toThrow();
+
+    agent = startAgentProcess({ server: server.url, name: NODE, data });
+    await agent.ready;
+    for (const p of web) await until(`${p.metadata.name} serving again`, async () => (await fetchPod(p)).status === 200, 60_000);
+
+    // Back online, the node reports what happened meanwhile: each container restarted once.
+    server = await startSkiff({ data: server.data, listen: `127.0.0.1:${port}`, args: SERVE_ARGS });
+    await until('the restarts reported', async () => {
+      const pods = (await api('/api/v1/namespaces/default/pods?labelSelector=app%3Dweb')).items;
+      return pods.every((p: any) => p.status.containerStatuses?.[0]?.restartCount === 1 && p.status.containerStatuses[0].ready);
+    }, 60_000);
   });
 });

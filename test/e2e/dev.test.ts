@@ -18,7 +18,7 @@ import { jsonRequest } from '../helpers/json-request.js';
 import { NodeLoop } from '../helpers/node-loop.js';
 import { NodePlayer } from '../helpers/node-player.js';
 import { startAgentProcess } from '../helpers/agent.js';
-import { hasKubectl, httpsFetch, kubectl, kubectlPath, repoRoot, runSkiff, tempDir, type HttpResult, type RequestInit as HttpInit } from '../helpers/skiff-server.js';
+import { hasKubectl, httpsFetch, kubectl, kubectlPath, repoRoot, runSkiff, tempDir, testClusterCidr, type HttpResult, type RequestInit as HttpInit } from '../helpers/skiff-server.js';
 
 if (!hasKubectl) console.warn('dev.test.ts: /usr/bin/kubectl is absent, skipping the kubectl checks');
 
@@ -83,7 +83,7 @@ beforeAll(async () => {
   data = tempDir('skiff-dev-data-');
   port = await freePort();
   // Its own process group, so afterAll can reach whatever it leaves running.
-  dev = spawn(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'dev', '--port', String(port), '--data', data], {
+  dev = spawn(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'dev', '--port', String(port), '--data', data, '--cluster-cidr', testClusterCidr()], {
     cwd: repoRoot,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

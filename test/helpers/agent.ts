@@ -1,7 +1,7 @@
 // Starts real `skiff agent` processes for end-to-end tests. Every agent is killed when the test
 // process exits, and the pods it left running (agents leave them running on purpose) are stopped,
 // their network namespaces removed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bridgeFor } from '../../src/agent/agent.js';
@@ -82,19 +82,42 @@ export function startAgentProcess(opts: AgentStart): AgentProcess {
   };
 }
 
+/** The runtime over an agent's state folder (DATA/agent), with its pod network when it has one. */
+function runtimeOf(dir: string): { runtime: ProcessRuntime; net?: PodNetwork } {
+  let podCIDR: string | undefined;
+  try {
+    podCIDR = JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8')).podCIDR;
+  } catch {
+    // the node never had a podCIDR: its pods shared the host's network
+  }
+  const containers = join(dir, 'containers');
+  const net = podCIDR ? new PodNetwork({ podCIDR, dataDir: join(containers, 'network'), bridge: bridgeFor(podCIDR) }) : undefined;
+  return { runtime: new ProcessRuntime({ dataDir: containers, podNetwork: net }), net };
+}
+
+/** Also clean up after an agent this helper did not start (the local node of `skiff serve`). */
+export function trackAgentData(dir: string): void {
+  dataDirs.add(dir);
+}
+
+/**
+ * What a reboot does to an agent's pods: their processes killed, their network namespaces gone;
+ * the agent's data folder (its record, the addresses it gave out) stays.
+ */
+export async function rebootPods(dir: string): Promise<void> {
+  const { runtime, net } = runtimeOf(dir);
+  for (const c of await runtime.listContainers()) if (c.state === 'running') await runtime.stopContainer(c.id, 0);
+  for (const uid of (await net?.pods()) ?? []) {
+    const ns = net!.netns(uid);
+    execFileSync('ip', ['netns', 'delete', ns]);
+  }
+}
+
 /** Stops what agents left running: their processes, then their pods' containers and namespaces. */
 export async function cleanUpAgents(): Promise<void> {
   for (const child of agents) child.kill('SIGKILL');
   for (const dir of dataDirs) {
-    let podCIDR: string | undefined;
-    try {
-      podCIDR = JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8')).podCIDR;
-    } catch {
-      // the node never had a podCIDR: its pods shared the host's network
-    }
-    const containers = join(dir, 'containers');
-    const net = podCIDR ? new PodNetwork({ podCIDR, dataDir: join(containers, 'network'), bridge: bridgeFor(podCIDR) }) : undefined;
-    const runtime = new ProcessRuntime({ dataDir: containers, podNetwork: net });
+    const { runtime, net } = runtimeOf(dir);
     for (const c of await runtime.listContainers().catch(() => [])) {
       if (c.state === 'running') await runtime.stopContainer(c.id, 0).catch(() => {});
     }

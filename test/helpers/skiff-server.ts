@@ -82,6 +82,11 @@ function cleanUp(): void {
 if (process.env.VITEST) afterAll(cleanUp);
 process.once('exit', cleanUp);
 
+/** A cluster CIDR of its own for a test's server: 10.N.0.0/16 with N chosen at random past 10.96/12 and 10.244. */
+export function testClusterCidr(): string {
+  return `10.${128 + Math.floor(Math.random() * 112)}.0.0/16`;
+}
+
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   tempDirs.push(dir);
@@ -110,6 +115,9 @@ export function runSkiff(args: string[], env?: Record<string, string>): Promise<
 export async function startSkiff(opts: StartOptions = {}): Promise<SkiffServer> {
   const data = opts.data ?? tempDir('skiff-data-');
   const args = ['serve', '--listen', opts.listen ?? '127.0.0.1:0', '--data', data, ...(opts.agent ? [] : ['--no-agent']), ...(opts.args ?? [])];
+  // Servers of test files running side by side hand out pod addresses from ranges of their own, so
+  // their agents' pods (on this one machine) never share an address or a bridge.
+  if (!args.includes('--cluster-cidr')) args.push('--cluster-cidr', testClusterCidr());
   const child = spawnCli(args, opts.env);
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));

@@ -1,0 +1,73 @@
+// `skiff serve` without --no-agent, as `npm start` runs it: the control plane and this machine as
+// a node in one command, with pods that really run.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trackAgentData } from '../helpers/agent.js';
+import { hasKubectl, repoRoot, runSkiff, startSkiff, type SkiffServer } from '../helpers/skiff-server.js';
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('skiff serve with its local node', () => {
+  let server: SkiffServer;
+
+  beforeAll(async () => {
+    server = await startSkiff({ agent: true, args: ['--name', 'laptop', '--runtime', 'process'] });
+    trackAgentData(join(server.data, 'agent'));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('registers this machine as a node, joined with a token that is gone once used', async () => {
+    const node = await until('the local node Ready', async () => {
+      const r = await server.request('/api/v1/nodes/laptop');
+      const node = r.status === 200 && r.json();
+      return node?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && node;
+    });
+    expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^process:\/\//);
+    const list = await runSkiff(['token', 'list', '--data', server.data]);
+    expect(list.stdout).toContain('node/laptop');
+    expect(list.stdout).not.toMatch(/^[a-z0-9]{6}\s/m); // no join token left behind
+  });
+
+  it('runs a Deployment whose command is an HTTP server, reached through its Service', async () => {
+    const web = join(repoRoot, 'test/fixtures/agent/web.mjs');
+    const create = hasKubectl
+      ? await server.kubectl(['create', 'deployment', 'hello', '--image=node', '--replicas=2', '--port=8080', '--', process.execPath, web])
+      : await server.request('/apis/apps/v1/namespaces/default/deployments', {
+          method: 'POST',
+          body: {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: 'hello' },
+            spec: { replicas: 2, selector: { matchLabels: { app: 'hello' } }, template: { metadata: { labels: { app: 'hello' } }, spec: { containers: [{ name: 'node', image: 'node', command: [process.execPath, web], ports: [{ containerPort: 8080 }] }] } } },
+          },
+        });
+    expect('code' in create ? create.code === 0 : create.status < 300).toBe(true);
+    await server.request('/api/v1/namespaces/default/services', {
+      method: 'POST',
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'hello' }, spec: { selector: { app: 'hello' }, ports: [{ port: 80, targetPort: 8080 }] } },
+    });
+    await until('two running pods in the Endpoints', async () => {
+      const ep = (await server.request('/api/v1/namespaces/default/endpoints/hello')).json();
+      return (ep.subsets?.[0]?.addresses ?? []).length === 2;
+    });
+    const res = await until('the Service answering', async () => {
+      const r = await server.request('/api/v1/namespaces/default/services/hello:80/proxy/');
+      return r.status === 200 && r;
+    });
+    expect(res.text).toMatch(/ pid \d+/);
+    // Deleted through the API, so the node stops them before the server goes.
+    await server.request('/apis/apps/v1/namespaces/default/deployments/hello', { method: 'DELETE' });
+    await until('the pods gone', async () => (await server.request('/api/v1/namespaces/default/pods?labelSelector=app%3Dhello')).json().items.length === 0);
+  });
+});
