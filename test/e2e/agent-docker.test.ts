@@ -2,6 +2,7 @@
 // images served by a local registry: pulls, ImagePullBackOff, imagePullPolicy Never, a two-container
 // pod sharing localhost, and OOMKilled, as kubectl shows them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { caCertHash } from '../../src/node/certs.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent.js';
 import { dockerAvailable, removeLabelledContainers, startDockerTestEnv, type DockerTestEnv } from '../helpers/docker.js';
@@ -10,15 +11,6 @@ import { hasKubectl, runSkiff, startSkiff, tempDir, type SkiffServer } from '../
 const available = await dockerAvailable();
 if (!available) console.warn('agent-docker.test.ts: no Docker Engine answers on /var/run/docker.sock, skipping (.ci/run starts one)');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe.skipIf(!available)('skiff agent with the docker runtime', () => {
   let env: DockerTestEnv;

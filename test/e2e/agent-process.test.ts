@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { caCertHash } from '../../src/node/certs.js';
 import { rebootPods, startAgentProcess, type AgentProcess } from '../helpers/agent.js';
 import { hasKubectl, repoRoot, runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
@@ -13,20 +14,6 @@ const NODE = 'edge-1';
 // The node lifecycle controller's grace, shortened so the offline test fits in a test's time.
 const SERVE_ARGS = ['--node-monitor-grace-period', '6s', '--reconcile-interval', '500ms'];
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('skiff agent with the process runtime, against skiff serve', () => {
   let server: SkiffServer;

@@ -2,18 +2,10 @@
 // a node in one command, with pods that really run.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { trackAgentData } from '../helpers/agent.js';
 import { hasKubectl, repoRoot, runSkiff, startSkiff, type SkiffServer } from '../helpers/skiff-server.js';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('skiff serve with its local node', () => {
   let server: SkiffServer;
