@@ -293,6 +293,11 @@ describe('skiff agent with the process runtime, against skiff serve', () => {
       return node.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True') && !(node.spec.taints ?? []).length;
     }, 60_000);
     for (const p of web) expect((await fetchPod(p)).status).toBe(200);
+    // The node controller marked them not ready while the node was away; the agent says otherwise.
+    await until('the pods Ready again', async () => {
+      const pods = (await api('/api/v1/namespaces/default/pods?labelSelector=app%3Dweb')).items;
+      return pods.every((p: any) => p.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    });
   });
 
   it('brings its pods back from its record after a reboot while the control plane is away', async () => {
