@@ -23,7 +23,7 @@ const FLAGS = {
     placeholder: 'DIR',
     env: 'SKIFF_DATA',
     default: '.skiff',
-    help: 'data folder: database, certificates, admin token, kubeconfig',
+    help: 'data folder: database, certificates, admin token, kubeconfig; the node\'s state in DIR/agent',
   },
   listen: {
     type: 'string',
