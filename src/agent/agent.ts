@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ApiClient, createAgent } from './client.js';
+import { ApiClient } from './client.js';
 import { loadOrJoin } from './join.js';
 import { internalIP } from './machine.js';
 import { NodeStatusManager, parseLabels, parseTaints } from './node-status.js';
@@ -21,8 +21,6 @@ export interface AgentOptions {
   token?: string;
   caCertFile?: string;
   caHash?: string;
-  /** A credential handed over directly (the node `skiff serve` runs itself), instead of joining. */
-  credential?: { token: string; ca?: string };
   name?: string;
   runtime?: RuntimeChoice;
   labels?: string;
@@ -64,13 +62,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (opts.simulate) return startSimulated({ ...opts, dataDir }, name, opts.simulate);
   const log = opts.log ?? ((line) => process.stderr.write(`skiff agent: ${line}\n`));
 
-  const client = await clientFor(opts, name, dataDir);
+  const cred = await loadOrJoin({ server: opts.server, token: opts.token, caCertFile: opts.caCertFile, caHash: opts.caHash, nodeName: name, dataDir });
+  const client = new ApiClient({ server: cred.server, token: cred.token, ca: cred.ca });
   const kind = await chooseRuntime(opts.runtime ?? 'auto');
-  const pods: { manager?: PodManager } = {};
   const { PodNetwork } = await import('./runtimes/pod-network.js');
   // Process pods get network namespaces of their own where the machine allows it; else they share the host's.
   const podNetwork = kind !== 'process' || (await PodNetwork.supported());
-  const versionOf: { runtime?: Runtime } = {};
+  // Made once the Node is registered: the process runtime's network needs the node's podCIDR.
+  let runtime: Runtime | undefined;
   const nodeStatus = new NodeStatusManager(client, name, {
     hostnameOverride: name,
     labels: parseLabels(opts.labels),
@@ -79,25 +78,26 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     podNetwork,
     agentVersion: AGENT_VERSION,
     dataDir,
-    runtimeVersion: async () => (versionOf.runtime ? versionOf.runtime.version() : `${kind}://unknown`),
+    runtimeVersion: async () => (runtime ? runtime.version() : `${kind}://unknown`),
     leaseIntervalMs: opts.leaseIntervalMs,
     statusIntervalMs: opts.statusIntervalMs,
     onReachability: (up) => log(up ? 'control plane reachable' : 'control plane unreachable: pods keep running'),
   });
   nodeStatus.start();
 
-  let runtime: Runtime;
   if (kind === 'docker') {
     const { DockerRuntime } = await import('./runtimes/docker.js');
     runtime = new DockerRuntime();
+  } else if (kind === 'simulated') {
+    runtime = new SimulatedRuntime({ startDelayMs: opts.simulateStartMs ?? 0, podCIDR: podCIDRGetter(client, name, nodeStatus) });
   } else {
     const podCIDR = podNetwork ? await podCIDROf(client, name, dataDir, log) : undefined;
     const { createProcessRuntime } = await import('./runtimes/process.js');
     runtime = await createProcessRuntime({ dataDir: join(dataDir, 'containers'), podCIDR, bridge: podCIDR && bridgeFor(podCIDR), hostIP: internalIP(), version: AGENT_VERSION });
   }
-  versionOf.runtime = runtime;
+  const running = runtime;
 
-  pods.manager = new PodManager({
+  const pods = new PodManager({
     client,
     nodeName: name,
     runtime,
@@ -106,23 +106,17 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     allocatable: () => nodeStatus.current?.status?.allocatable ?? {},
     watchTimeoutSeconds: opts.watchTimeoutSeconds,
   });
-  pods.manager.start();
+  pods.start();
   log(`node ${name} running pods with the ${runtime.name} runtime${runtime.podNetwork ? '' : ' (pods share the host network)'}`);
 
   return {
     nodes: [name],
     async stop() {
-      await pods.manager?.stop();
+      await pods.stop();
       await nodeStatus.stop();
-      await runtime.close();
+      await running.close();
     },
   };
-}
-
-async function clientFor(opts: AgentOptions, name: string, dataDir: string, agent?: ReturnType<typeof createAgent>): Promise<ApiClient> {
-  if (opts.credential) return new ApiClient({ server: opts.server, token: opts.credential.token, ca: opts.credential.ca, agent });
-  const cred = await loadOrJoin({ server: opts.server, token: opts.token, caCertFile: opts.caCertFile, caHash: opts.caHash, nodeName: name, dataDir });
-  return new ApiClient({ server: cred.server, token: cred.token, ca: cred.ca, agent });
 }
 
 async function chooseRuntime(choice: RuntimeChoice): Promise<Exclude<RuntimeChoice, 'auto'>> {
@@ -164,9 +158,15 @@ async function podCIDROf(client: ApiClient, name: string, dataDir: string, log: 
   return saved;
 }
 
+/** The node's podCIDR, read again from the API until the control plane has allocated one. */
+function podCIDRGetter(client: ApiClient, name: string, nodeStatus: NodeStatusManager): () => Promise<string | undefined> {
+  let cidr: string | undefined;
+  return async () =>
+    (cidr ??= nodeStatus.current?.spec?.podCIDR ?? (await client.get(`/api/v1/nodes/${name}`).catch(() => undefined))?.spec?.podCIDR);
+}
+
 /** N nodes in one process, each with its own credential, Lease and status, running simulated pods. */
 async function startSimulated(opts: AgentOptions, prefix: string, n: number): Promise<RunningAgent> {
-  const agent = createAgent(undefined, { maxSockets: 256 });
   const names = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
   const stops: (() => Promise<void>)[] = [];
   const capacity = { cpu: '32', memory: '256Gi', pods: String(opts.maxPods ?? 110), 'ephemeral-storage': '100Gi' };
@@ -175,10 +175,9 @@ async function startSimulated(opts: AgentOptions, prefix: string, n: number): Pr
     await Promise.all(
       names.slice(i, i + 50).map(async (name) => {
         const dataDir = join(opts.dataDir, 'simulated', name);
-        const cred = opts.credential
-          ? { server: opts.server, token: opts.credential.token, ca: opts.credential.ca }
-          : await loadOrJoin({ server: opts.server, token: opts.token, caCertFile: opts.caCertFile, caHash: opts.caHash, nodeName: name, dataDir });
-        const client = new ApiClient({ server: cred.server, token: cred.token, ca: cred.ca, agent: cred.ca ? undefined : agent });
+        const cred = await loadOrJoin({ server: opts.server, token: opts.token, caCertFile: opts.caCertFile, caHash: opts.caHash, nodeName: name, dataDir });
+        // Clients of one CA share one keep-alive pool (client.ts's sharedAgent).
+        const client = new ApiClient({ server: cred.server, token: cred.token, ca: cred.ca });
         const nodeStatus = new NodeStatusManager(client, name, {
           labels: parseLabels(opts.labels),
           taints: parseTaints(opts.taints),
@@ -192,7 +191,7 @@ async function startSimulated(opts: AgentOptions, prefix: string, n: number): Pr
           onError: () => {},
         });
         nodeStatus.start();
-        const runtime = new SimulatedRuntime({ startDelayMs: opts.simulateStartMs ?? 0, podCIDR: () => nodeStatus.current?.spec?.podCIDR });
+        const runtime = new SimulatedRuntime({ startDelayMs: opts.simulateStartMs ?? 0, podCIDR: podCIDRGetter(client, name, nodeStatus) });
         const manager = new PodManager({
           client,
           nodeName: name,
@@ -217,7 +216,6 @@ async function startSimulated(opts: AgentOptions, prefix: string, n: number): Pr
     nodes: names,
     async stop() {
       await Promise.all(stops.map((s) => s()));
-      agent.destroy();
     },
   };
 }

@@ -270,9 +270,18 @@ export class PodNetwork {
       }
     };
     if (preferred && this.inRange(preferred) && (await take(preferred))) return preferred;
-    for (let n = this.cidr.first; n <= this.cidr.last; n++) {
-      const addr = intToIPv4(n);
-      if (await take(addr)) return addr;
+    // As CNI's host-local IPAM: go on from the address given out last, so a freed address is not
+    // handed out again at once (peers may still hold it in their ARP caches).
+    const lastFile = path.join(this.ipsDir, 'last_reserved_ip');
+    const last = await fs.readFile(lastFile, 'utf8').then((t) => t.trim(), () => '');
+    const start = this.inRange(last) ? ipv4ToInt(last) + 1 : this.cidr.first;
+    const size = this.cidr.last - this.cidr.first + 1;
+    for (let i = 0; i < size; i++) {
+      const addr = intToIPv4(this.cidr.first + ((start - this.cidr.first + i) % size));
+      if (await take(addr)) {
+        await fs.writeFile(lastFile, addr);
+        return addr;
+      }
     }
     throw new Error(`no free address left in podCIDR ${this.podCIDR}`);
   }
@@ -303,6 +312,8 @@ export class PodNetwork {
         await ip(['-n', ns, 'addr', 'replace', `${addr}/${this.prefix}`, 'dev', 'eth0']);
         await ip(['-n', ns, 'link', 'set', 'dev', 'eth0', 'up']);
         await ip(['-n', ns, 'route', 'replace', 'default', 'via', this.gateway, 'dev', 'eth0']);
+        // The node may still map this address to a pod that had it before.
+        await ip(['neigh', 'flush', 'to', addr, 'dev', this.bridge]);
       } catch (e) {
         throw new Error(`setting up the network of pod ${uid} (namespace ${ns}): ${(e as Error).message}`);
       }

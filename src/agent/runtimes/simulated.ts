@@ -12,7 +12,8 @@ export class SimulatedRuntime implements Runtime {
   private nextHost = 2;
 
   constructor(
-    private readonly opts: { startDelayMs: number; podCIDR?: () => string | undefined },
+    /** podCIDR: the node's, once it has one (asked again until then). */
+    private readonly opts: { startDelayMs: number; podCIDR?: () => Promise<string | undefined> },
   ) {}
 
   async version(): Promise<string> {
@@ -22,7 +23,7 @@ export class SimulatedRuntime implements Runtime {
   async ensureSandbox(pod: SandboxConfig): Promise<Sandbox> {
     let ip = this.ips.get(pod.uid);
     if (!ip) {
-      ip = addressIn(this.opts.podCIDR?.() ?? '10.254.0.0/16', this.nextHost++);
+      ip = addressIn((await this.opts.podCIDR?.()) ?? '10.254.0.0/16', this.nextHost++);
       this.ips.set(pod.uid, ip);
     }
     return { ip };
