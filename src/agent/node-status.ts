@@ -3,7 +3,7 @@
 // (5 minutes), and renews its Lease in kube-node-lease every 10 s (kubelet's lease controller),
 // which is the heartbeat the node lifecycle controller watches. Neither loop ever gives up while
 // the server is unreachable: the agent's pods keep running meanwhile.
-import { ApiClient, ApiError, isConflict, isNotFound, sleep, UnreachableError } from './client.js';
+import { ApiClient, ApiError, isConflict, isNotFound, UnreachableError } from './client.js';
 import { LABEL_POD_NETWORK, POD_NETWORK_HOST } from '../kinds/node.js';
 import {
   MEMORY_EVICTION_THRESHOLD,

@@ -47,7 +47,6 @@ export class PodManager {
     this.deps = {
       runtime: opts.runtime,
       sources: this.sources,
-      nodeName: opts.nodeName,
       hostIP: opts.hostIP,
       allocatable: opts.allocatable,
       podDir: podDirOf(opts.dataDir),

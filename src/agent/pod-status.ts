@@ -118,7 +118,7 @@ export function podStatus(view: PodView): any {
     };
   };
   const notReadyMsg = `containers with unready status: [${unready.join(' ')}]`;
-  const initPending = (pod.spec.initContainers ?? []).filter((c: any, i: number) => !(initStatuses[i].state.terminated?.exitCode === 0)).map((c: any) => c.name);
+  const initPending = (pod.spec.initContainers ?? []).filter((_: any, i: number) => initStatuses[i].state.terminated?.exitCode !== 0).map((c: any) => c.name);
   const own = [
     cond('PodReadyToStartContainers', view.sandboxReady),
     cond('Initialized', view.initDone, view.initDone ? undefined : 'ContainersNotInitialized', view.initDone ? undefined : `containers with incomplete status: [${initPending.join(' ')}]`),

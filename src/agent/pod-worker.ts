@@ -13,7 +13,6 @@ import { containerMounts, removeVolumes, setUpVolumes } from './volumes.js';
 export interface WorkerDeps {
   runtime: Runtime;
   sources: Sources;
-  nodeName: string;
   hostIP: () => string;
   allocatable: () => Record<string, string>;
   /** Folder for this pod's volumes. */
@@ -175,6 +174,8 @@ export class PodWorker {
       this.setWaitingAll('ContainerCreating', (err as Error).message);
       return this.report(await this.observe());
     }
+    // The sandbox and volumes are there now: what kept containers from being created is past.
+    for (const [k, w] of this.waiting) if (w.reason === 'ContainerCreating') this.waiting.delete(k);
 
     let seen = await this.observe();
     let initDone = true;
@@ -225,7 +226,7 @@ export class PodWorker {
       hostIP: this.deps.hostIP(),
       startTime: this.startTime,
       sandboxReady: this.sandboxReady,
-      initDone: seen.initDone || !(this.pod.spec.initContainers ?? []).length,
+      initDone: seen.initDone,
       init: seen.init,
       containers: seen.containers,
       failed: this.failed,

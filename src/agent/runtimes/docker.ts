@@ -34,7 +34,6 @@ const TYPE_SANDBOX = 'podsandbox';
 const TYPE_CONTAINER = 'container';
 const ID_PREFIX = 'docker://';
 const EXEC_OUTPUT_LIMIT = 10 * 1024;
-const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export interface DockerRuntimeOptions {
   /** The Engine API's unix socket; default from DOCKER_HOST (unix://) or /var/run/docker.sock. */
