@@ -70,6 +70,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const podNetwork = kind !== 'process' || (await PodNetwork.supported());
   // Made once the Node is registered: the process runtime's network needs the node's podCIDR.
   let runtime: Runtime | undefined;
+  let runtimeVersion = `${kind}://unknown`; // the last the runtime told, while it does not answer
   const nodeStatus = new NodeStatusManager(client, name, {
     hostnameOverride: name,
     labels: parseLabels(opts.labels),
@@ -78,7 +79,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     podNetwork,
     agentVersion: AGENT_VERSION,
     dataDir,
-    runtimeVersion: async () => (runtime ? runtime.version() : `${kind}://unknown`),
+    runtimeVersion: async () => (runtimeVersion = (await runtime?.version().catch(() => undefined)) ?? runtimeVersion),
     leaseIntervalMs: opts.leaseIntervalMs,
     statusIntervalMs: opts.statusIntervalMs,
     onReachability: (up) => log(up ? 'control plane reachable' : 'control plane unreachable: pods keep running'),
@@ -108,15 +109,35 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   });
   pods.start();
   log(`node ${name} running pods with the ${runtime.name} runtime${runtime.podNetwork ? '' : ' (pods share the host network)'}`);
+  const health = watchRuntime(running, nodeStatus, log);
 
   return {
     nodes: [name],
     async stop() {
+      clearInterval(health);
       await pods.stop();
       await nodeStatus.stop();
       await running.close();
     },
   };
+}
+
+/** The node is not Ready while its runtime does not answer (Docker stopped), as kubelet reports it. */
+function watchRuntime(runtime: Runtime, nodeStatus: NodeStatusManager, log: (line: string) => void): NodeJS.Timeout {
+  let up = true;
+  const check = () =>
+    void runtime.version().then(
+      () => !up && set(true),
+      (err: Error) => up && set(false, err.message),
+    );
+  check();
+  return setInterval(check, 10_000).unref();
+  function set(now: boolean, why?: string): void {
+    up = now;
+    log(now ? `the ${runtime.name} runtime answers again` : `the ${runtime.name} runtime does not answer: ${why}`);
+    if (now) nodeStatus.setReady(true);
+    else nodeStatus.setReady(false, 'KubeletNotReady', `container runtime is down: ${why}`);
+  }
 }
 
 async function chooseRuntime(choice: RuntimeChoice): Promise<Exclude<RuntimeChoice, 'auto'>> {

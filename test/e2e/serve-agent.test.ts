@@ -3,8 +3,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/until.js';
-import { trackAgentData } from '../helpers/agent.js';
-import { hasKubectl, repoRoot, runSkiff, startSkiff, type SkiffServer } from '../helpers/skiff-server.js';
+import { caCertHash } from '../../src/node/certs.js';
+import { startAgentProcess, trackAgentData } from '../helpers/agent.js';
+import { hasKubectl, repoRoot, runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
 
 
 describe('skiff serve with its local node', () => {
@@ -29,6 +30,32 @@ describe('skiff serve with its local node', () => {
     const list = await runSkiff(['token', 'list', '--data', server.data]);
     expect(list.stdout).toContain('node/laptop');
     expect(list.stdout).not.toMatch(/^[a-z0-9]{6}\s/m); // no join token left behind
+  });
+
+  it('reports a node whose container runtime does not answer as not Ready', async () => {
+    const token = (await runSkiff(['token', 'create', '--data', server.data])).stdout.trim();
+    const agent = startAgentProcess({
+      server: server.url,
+      token,
+      caHash: caCertHash(server.ca),
+      name: 'no-docker',
+      data: tempDir('skiff-no-docker-'),
+      runtime: 'docker',
+      env: { DOCKER_HOST: `unix://${join(tempDir('skiff-no-docker-sock-'), 'docker.sock')}` },
+    });
+    try {
+      await agent.ready;
+      const ready = await until('Ready=False', async () => {
+        const r = await server.request('/api/v1/nodes/no-docker');
+        const c = r.status === 200 && r.json().status?.conditions?.find((c: any) => c.type === 'Ready');
+        return c?.status === 'False' && c;
+      });
+      expect(ready.reason).toBe('KubeletNotReady');
+      expect(ready.message).toMatch(/^container runtime is down/);
+    } finally {
+      await agent.stop();
+      await server.request('/api/v1/nodes/no-docker', { method: 'DELETE' }); // no pod of the next test goes there
+    }
   });
 
   it('runs a Deployment whose command is an HTTP server, reached through its Service', async () => {
