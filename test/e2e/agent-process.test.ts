@@ -292,7 +292,10 @@ describe('skiff agent with the process runtime, against skiff serve', () => {
       const node = await api(`/api/v1/nodes/${NODE}`);
       return node.status.conditions.some((c: any) => c.type === 'Ready' && c.status === 'True') && !(node.spec.taints ?? []).length;
     }, 60_000);
-    for (const p of web) expect((await fetchPod(p)).status).toBe(200);
+    for (const p of web) {
+      const got = await fetchPod(p).catch(async (e) => ({ status: `${e} ${e.cause}\n${JSON.stringify((await pod(p.metadata.name)).status.containerStatuses)}\n${agent.output().slice(-3000)}` }));
+      expect(got.status).toBe(200);
+    }
     // The node controller marked them not ready while the node was away; the agent says otherwise.
     await until('the pods Ready again', async () => {
       const pods = (await api('/api/v1/namespaces/default/pods?labelSelector=app%3Dweb')).items;

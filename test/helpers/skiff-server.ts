@@ -1,7 +1,7 @@
 // Starts real `skiff serve` processes for end-to-end tests, and runs kubectl against them.
 // Every child is killed when the test process exits, even if a test failed before stop().
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -75,6 +75,7 @@ const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 function cleanUp(): void {
   for (const child of children) child.kill('SIGKILL');
+  for (const file of claimed.splice(0)) rmSync(file, { force: true });
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 // Vitest may end its workers without an 'exit' event, so the test file's own teardown cleans
@@ -82,9 +83,40 @@ function cleanUp(): void {
 if (process.env.VITEST) afterAll(cleanUp);
 process.once('exit', cleanUp);
 
-/** A cluster CIDR of its own for a test's server: 10.N.0.0/16 with N chosen at random past 10.96/12 and 10.244. */
+const CIDR_CLAIMS = join(tmpdir(), 'skiff-test-cluster-cidrs');
+const claimed: string[] = [];
+
+/**
+ * A cluster CIDR of its own for a test's server, 10.N.0.0/16 with N past 10.96/12 and short of
+ * 10.244: claimed by a file, so test files running at once never share one (their agents' pods
+ * live on this one machine: one range, one bridge, one address each).
+ */
 export function testClusterCidr(): string {
-  return `10.${128 + Math.floor(Math.random() * 112)}.0.0/16`;
+  mkdirSync(CIDR_CLAIMS, { recursive: true });
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const n = 128 + Math.floor(Math.random() * 112);
+    const file = join(CIDR_CLAIMS, String(n));
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+    } catch {
+      // Taken, unless by a test process that is gone.
+      const owner = Number(readFileSync(file, 'utf8'));
+      if (owner === process.pid || isAlive(owner)) continue;
+      writeFileSync(file, String(process.pid));
+    }
+    claimed.push(file);
+    return `10.${n}.0.0/16`;
+  }
+  throw new Error('no free cluster CIDR for a test server');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function tempDir(prefix: string): string {
