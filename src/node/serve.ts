@@ -1,6 +1,6 @@
 // `skiff serve`: the embedded control plane. HTTPS API over a libSQL file in the data folder,
 // with the credentials and kubeconfig kept next to it.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { isIPv6, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -156,9 +156,13 @@ function formatHost(host: string): string {
  */
 async function startLocalAgent(store: Store, dataDir: string, url: string, opts: { name?: string; runtime?: RuntimeChoice }): Promise<RunningAgent> {
   const { startAgent } = await import('../agent/agent.js');
+  const { readCredential, writeCredential } = await import('../agent/join.js');
   const agentDir = join(dataDir, 'agent');
   const credentials = new CredentialStore(store);
-  const joining = existsSync(join(agentDir, 'credential.json')) ? undefined : await credentials.createJoinToken(systemClock.now(), 10 * 60_000, 'the local node of skiff serve');
+  const held = readCredential(agentDir);
+  // Served at another address this time (--listen): the node's credential is still good here.
+  if (held && held.server !== url) writeCredential(agentDir, { ...held, server: url });
+  const joining = held ? undefined : await credentials.createJoinToken(systemClock.now(), 10 * 60_000, 'the local node of skiff serve');
   try {
     return await startAgent({ server: url, token: joining?.token, caCertFile: join(dataDir, 'ca.crt'), dataDir: agentDir, name: opts.name, runtime: opts.runtime });
   } finally {

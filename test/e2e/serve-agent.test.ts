@@ -89,4 +89,18 @@ describe('skiff serve with its local node', () => {
     await server.request('/apis/apps/v1/namespaces/default/deployments/hello', { method: 'DELETE' });
     await until('the pods gone', async () => (await server.request('/api/v1/namespaces/default/pods?labelSelector=app%3Dhello')).json().items.length === 0);
   });
+
+  it('keeps the local node when served at another address next time', async () => {
+    const data = server.data;
+    const before = (await server.request('/api/v1/nodes/laptop')).json().metadata.uid;
+    await server.stop();
+    server = await startSkiff({ data, agent: true, args: ['--name', 'laptop', '--runtime', 'process'] });
+    const after = await until('the lease renewed through the new address', async () => {
+      const lease = (await server.request('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/laptop')).json();
+      return Date.now() - Date.parse(lease.spec.renewTime) < 5_000 && lease;
+    });
+    expect(after.spec.holderIdentity).toBe('laptop');
+    expect((await server.request('/api/v1/nodes/laptop')).json().metadata.uid).toBe(before);
+    expect(server.output()).not.toContain('did not start');
+  });
 });
