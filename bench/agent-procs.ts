@@ -94,9 +94,11 @@ export interface Proc {
   stop(graceMs?: number): Promise<void>;
 }
 
-function spawnCli(args: string[], opts: { detached?: boolean; env?: Record<string, string> } = {}): Proc {
+function spawnCli(args: string[], opts: { detached?: boolean; env?: Record<string, string>; built?: boolean } = {}): Proc {
   // node --import tsx, not the tsx CLI: one process, so the pid read from /proc is skiff's own.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', ...args], {
+  // `built`: the CLI `npm run build` made (dist/cli.js), run by plain Node.js.
+  const entry = opts.built ? ['dist/cli.js'] : ['--import', 'tsx', 'src/node/cli.ts'];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: repoRoot,
     detached: opts.detached ?? false,
     env: { ...process.env, ...opts.env },
@@ -265,6 +267,8 @@ export interface AgentStart {
   data: string;
   runtime: 'process' | 'simulated';
   args?: string[];
+  /** Run dist/cli.js (`npm run build`) with plain Node.js instead of the sources through tsx. */
+  built?: boolean;
 }
 
 export interface AgentProc extends Proc {
@@ -279,7 +283,7 @@ export function startAgent(opts: AgentStart): AgentProc {
   if (opts.token) args.push('--token', opts.token);
   if (opts.runtime === 'process') agentDirs.add(join(opts.data, 'agent'));
   const spawnedAt = performance.now();
-  const p = spawnCli([...args, ...(opts.args ?? [])]);
+  const p = spawnCli([...args, ...(opts.args ?? [])], { built: opts.built });
   const ready = waitOutput(p, /skiff agent running/, 'skiff agent', 600_000).then(() => performance.now());
   ready.catch(() => {});
   return { ...p, spawnedAt, ready };

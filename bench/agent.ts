@@ -18,7 +18,7 @@
 //   BENCH_SIM_NODES (1000), BENCH_SIM_WAIT (60) section 4's nodes, and seconds to watch them after joining
 //   BENCH_HOMES (serve,dev)                    control planes for sections 1 and 4 (2 and 3 use serve)
 //   BENCH_SECTIONS (startup,memory,offline,scale)
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
@@ -297,9 +297,9 @@ async function settledRss(pid: number): Promise<number[]> {
   return xs;
 }
 
-/** A bare Node.js process with tsx's loader, as the agent runs (node --import tsx): the platform's floor. */
-async function bareNodeRss(): Promise<number[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', 'setInterval(() => {}, 1000)'], { cwd: repoRoot, stdio: 'ignore' });
+/** A bare Node.js process, with tsx's loader as the agent runs from its sources (node --import tsx) or without: the platform's floor. */
+async function bareNodeRss(tsx: boolean): Promise<number[]> {
+  const child = spawn(process.execPath, [...(tsx ? ['--import', 'tsx'] : []), '-e', 'setInterval(() => {}, 1000)'], { cwd: repoRoot, stdio: 'ignore' });
   try {
     await sleep(3000);
     return await settledRss(child.pid!);
@@ -351,8 +351,10 @@ async function processAgent(doMemory: boolean, doOffline: boolean): Promise<{ me
     if (doMemory) {
       console.log('  memory: the agent with no pods');
       await sleep(10_000);
-      memory.push({ label: 'baseline: bare Node.js + tsx loader (node --import tsx -e setInterval)', pods: 0, rss: await bareNodeRss() });
+      memory.push({ label: 'baseline: bare Node.js + tsx loader (node --import tsx -e setInterval)', pods: 0, rss: await bareNodeRss(true) });
       memory.push({ label: 'agent, process runtime', pods: 0, rss: await settledRss(agent.pid) });
+      memory.push({ label: 'baseline: bare Node.js (node -e setInterval)', pods: 0, rss: await bareNodeRss(false) });
+      memory.push({ label: 'agent, process runtime, built (npm run build; node dist/cli.js)', pods: 0, rss: await builtAgentRss(h, data) });
       let created = 0;
       for (const target of PROCESS_PODS) {
         const t0 = performance.now();
@@ -435,6 +437,22 @@ async function processAgent(doMemory: boolean, doOffline: boolean): Promise<{ me
   return { memory, restarts, cleanup };
 }
 
+/**
+ * The agent as built by `npm run build`, run by plain Node.js, with no pods (tainted, so none come):
+ * what a small machine would run.
+ */
+async function builtAgentRss(home: Home, data: string): Promise<number[]> {
+  execFileSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'ignore' });
+  const agent = startAgent({ home, token: await home.joinToken(), name: 'bench-built', data: join(data, 'built'), runtime: 'process', built: true, args: ['--register-with-taints', 'skiff.dev/bench=built:NoSchedule'] });
+  try {
+    await agent.ready;
+    await sleep(10_000);
+    return await settledRss(agent.pid);
+  } finally {
+    await agent.stop();
+  }
+}
+
 function memoryReport(rows: MemoryRow[]): void {
   const zero = rows.find((r) => r.label.startsWith('agent') && r.pods === 0);
   const bare = rows.find((r) => r.label.startsWith('baseline'));
@@ -454,6 +472,9 @@ function memoryReport(rows: MemoryRow[]): void {
   console.log(markdownTable(['process', 'pods', 'VmRSS MiB (median)', 'range', 'MiB per pod over 0', `/ edgecore ${EDGECORE_MB} MB`, `/ k3s agent ${K3S_AGENT_MB} MB`], body));
   console.log('');
   if (zero && bare) console.log(`agent with 0 pods / bare Node.js + tsx: ${fmt(MiB(median(zero.rss)), 1)} / ${fmt(MiB(median(bare.rss)), 1)} MiB = ${fmt(median(zero.rss) / median(bare.rss), 2)}x`);
+  const built = rows.find((r) => r.label.includes('built'));
+  const plain = rows.find((r) => r.label.startsWith('baseline: bare Node.js ('));
+  if (built && plain) console.log(`built agent with 0 pods / bare Node.js: ${fmt(MiB(median(built.rss)), 1)} / ${fmt(MiB(median(plain.rss)), 1)} MiB = ${fmt(median(built.rss) / median(plain.rss), 2)}x`);
   console.log('VmRSS of the agent process alone (/proc/PID/status; its pods are processes of their own), 5 samples 1 s apart after 10 s of settling; goal: under edgecore\'s 70 MB, far under the k3s agent\'s 275 MB.');
 }
 

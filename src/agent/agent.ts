@@ -142,8 +142,8 @@ function watchRuntime(runtime: Runtime, nodeStatus: NodeStatusManager, log: (lin
 
 async function chooseRuntime(choice: RuntimeChoice): Promise<Exclude<RuntimeChoice, 'auto'>> {
   if (choice !== 'auto') return choice;
-  const { DockerRuntime } = await import('./runtimes/docker.js');
-  return (await DockerRuntime.available()) ? 'docker' : 'process';
+  const { dockerAnswers } = await import('./runtimes/docker-socket.js');
+  return (await dockerAnswers()) ? 'docker' : 'process';
 }
 
 function hostIPOf(nodeStatus: NodeStatusManager): string {

@@ -1,9 +1,9 @@
 // The `skiff` command line. Every flag is declared once in FLAGS (with its env variable and
-// default); each command lists the flags it takes, and usage is generated from both.
+// default); each command lists the flags it takes, and usage is generated from both. Commands load
+// their modules when run, so `skiff agent` on a small machine carries none of the control plane's
+// (node-forge alone is some 14 MB).
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readToken } from './certs.js';
-import { readKubeconfig } from './kubeconfig.js';
 import type { RuntimeChoice } from '../agent/agent.js';
 
 const RUNTIMES: RuntimeChoice[] = ['auto', 'docker', 'process', 'simulated'];
@@ -250,6 +250,7 @@ const COMMANDS: Record<string, Command> = {
           out: (text) => process.stdout.write(text),
         });
       }
+      const { readToken } = await import('./certs.js');
       const token = readToken(dir);
       if (!token) return fail(`no token in ${dir}; run \`skiff serve\` first`);
       process.stdout.write(token + '\n');
@@ -266,6 +267,7 @@ const COMMANDS: Record<string, Command> = {
     flags: ['data'],
     run: async (flags) => {
       const dir = resolve(String(flags.data));
+      const { readKubeconfig } = await import('./kubeconfig.js');
       const kubeconfig = readKubeconfig(dir);
       if (!kubeconfig) return fail(`no kubeconfig in ${dir}; run \`skiff serve\` first`);
       process.stdout.write(kubeconfig);

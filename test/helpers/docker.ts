@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { tarArchive, type TarEntry } from '../../src/agent/runtimes/docker-tar.js';
-import { DockerRuntime, defaultDockerSocket } from '../../src/agent/runtimes/docker.js';
+import { DockerRuntime } from '../../src/agent/runtimes/docker.js';
+import { defaultDockerSocket } from '../../src/agent/runtimes/docker-socket.js';
 
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 export const BUSYBOX_BINARY = '/bin/busybox';

@@ -3,7 +3,6 @@
 // container per pod holds the network namespace (the sandbox) and the pod's containers join it,
 // so they share localhost and the sandbox's address on Docker's default bridge is the pod's IP.
 // Everything the agent needs to find its containers again after a restart is in their labels.
-import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
@@ -16,6 +15,7 @@ import {
   type Sandbox,
   type SandboxConfig,
 } from '../runtime.js';
+import { defaultDockerSocket, dockerAnswers } from './docker-socket.js';
 import { PAUSE_IMAGE, PAUSE_IMAGE_CHANGES, PAUSE_IMAGE_REPO, PAUSE_IMAGE_VERSION, pauseImageTar } from './pause-image.js';
 
 // Kubernetes' own labels (kubelet's dockershim used the same), then skiff's.
@@ -42,13 +42,6 @@ export interface DockerRuntimeOptions {
   nodeIP?: string;
   /** Extra labels put on every container and sandbox (tests mark theirs to clean up). */
   labels?: Record<string, string>;
-}
-
-/** The socket DOCKER_HOST names when it is unix://, else the default. */
-export function defaultDockerSocket(env: NodeJS.ProcessEnv = process.env): string {
-  const host = env.DOCKER_HOST;
-  if (host?.startsWith('unix://')) return host.slice('unix://'.length);
-  return '/var/run/docker.sock';
 }
 
 function bareId(id: string): string {
@@ -275,18 +268,8 @@ export class DockerRuntime implements Runtime {
   }
 
   /** Whether a daemon answers a ping on the socket within timeoutMs (for `--runtime auto`). */
-  static async available(socketPath: string = defaultDockerSocket(), timeoutMs = 2000): Promise<boolean> {
-    if (!existsSync(socketPath)) return false;
-    const docker = new Docker({ socketPath, timeout: timeoutMs });
-    try {
-      await Promise.race([
-        docker.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref()),
-      ]);
-      return true;
-    } catch {
-      return false;
-    }
+  static available(socketPath?: string, timeoutMs?: number): Promise<boolean> {
+    return dockerAnswers(socketPath, timeoutMs);
   }
 
   async version(): Promise<string> {
