@@ -186,16 +186,14 @@ async function runToEnd(args: string[]): Promise<string> {
   return p.output();
 }
 
-/** `skiff serve` on 127.0.0.1 (a free port unless `listen` says), no local node. */
-export async function startServe(data: string, args: string[] = [], listen = '127.0.0.1:0', concurrency = 16): Promise<Home> {
-  const p = spawnCli(['serve', '--listen', listen, '--data', data, '--no-agent', ...args]);
-  const [, url] = await waitOutput(p, /skiff serving (https:\/\/\S+)/, 'skiff serve');
+/** A control plane that printed it serves at `url`: its credentials from the data folder, once healthy. */
+async function homeOf(kind: Home['kind'], p: Proc, url: string, data: string, concurrency: number, tokenArgs: string[], stop: () => Promise<void>): Promise<Home> {
   const ca = readFileSync(join(data, 'ca.crt'), 'utf8');
   const token = readFileSync(join(data, 'token'), 'utf8').trim();
   const api = new ApiClient(url, token, ca, concurrency);
   await waitHealthy(api);
   return {
-    kind: 'serve',
+    kind,
     url,
     data,
     token,
@@ -203,12 +201,19 @@ export async function startServe(data: string, args: string[] = [], listen = '12
     api,
     output: () => p.output(),
     rootPids: () => [p.pid],
-    joinToken: async () => (await runToEnd(['token', 'create', '--data', data])).trim().split('\n').pop()!,
+    joinToken: async () => (await runToEnd(['token', 'create', '--data', data, ...tokenArgs])).trim().split('\n').pop()!,
     async stop() {
       api.close();
-      await p.stop();
+      await stop();
     },
   };
+}
+
+/** `skiff serve` on 127.0.0.1 (a free port unless `listen` says), no local node. */
+export async function startServe(data: string, args: string[] = [], listen = '127.0.0.1:0', concurrency = 16): Promise<Home> {
+  const p = spawnCli(['serve', '--listen', listen, '--data', data, '--no-agent', ...args]);
+  const [, url] = await waitOutput(p, /skiff serving (https:\/\/\S+)/, 'skiff serve');
+  return homeOf('serve', p, url!, data, concurrency, [], () => p.stop());
 }
 
 /** `skiff dev`: wrangler dev (workerd) on a free port, over a local libSQL endpoint serving DIR/edge.db. */
@@ -222,28 +227,11 @@ export async function startDev(data: string, concurrency = 16): Promise<Home> {
   const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(p.pid)], { encoding: 'utf8' }).split('\n');
   const wranglerGroup = Number(kids.find((line) => line.includes('wrangler'))?.trim().split(/\s+/)[0]);
   if (wranglerGroup > 0) tracked.groups.push(wranglerGroup);
-  const url = `https://127.0.0.1:${port}`;
-  const ca = readFileSync(join(data, 'ca.crt'), 'utf8');
-  const token = readFileSync(join(data, 'token'), 'utf8').trim();
-  const api = new ApiClient(url, token, ca, concurrency);
-  await waitHealthy(api);
-  return {
-    kind: 'dev',
-    url,
-    data,
-    token,
-    ca,
-    api,
-    output: () => p.output(),
-    rootPids: () => [p.pid],
-    joinToken: async () => (await runToEnd(['token', 'create', '--data', data, '--url', `file:${join(data, 'edge.db')}`])).trim().split('\n').pop()!,
-    async stop() {
-      api.close();
-      await p.stop(20_000);
-      killTracked(tracked); // whatever of wrangler's group lingers
-      children.delete(tracked);
-    },
-  };
+  return homeOf('dev', p, `https://127.0.0.1:${port}`, data, concurrency, ['--url', `file:${join(data, 'edge.db')}`], async () => {
+    await p.stop(20_000);
+    killTracked(tracked); // whatever of wrangler's group lingers
+    children.delete(tracked);
+  });
 }
 
 async function waitHealthy(api: ApiClient): Promise<void> {

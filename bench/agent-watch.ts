@@ -3,7 +3,7 @@
 // ends its watches after a number of polls), and re-lists after 410 Gone.
 import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import type { ApiClient } from './client.js';
+import { onWatchEvents, type ApiClient } from './client.js';
 
 export function isRunningReady(pod: any): boolean {
   return pod?.status?.phase === 'Running' && !!pod.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
@@ -110,26 +110,15 @@ export class PodWatch {
           res.resume();
           return reject(new Error(`watch: status ${res.statusCode}`));
         }
-        let pending = '';
         let gone = false;
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          const at = performance.now();
-          pending += chunk;
-          let nl: number;
-          while ((nl = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, nl);
-            pending = pending.slice(nl + 1);
-            if (!line.trim()) continue;
-            const event = JSON.parse(line);
-            if (event.type === 'ERROR') {
-              if (event.object?.code === 410) gone = true;
-              continue;
-            }
-            const rv = event.object?.metadata?.resourceVersion;
-            if (rv) this.rv = rv;
-            if (event.type === 'ADDED' || event.type === 'MODIFIED') this.see(event.object, at);
+        onWatchEvents(res, (event, at) => {
+          if (event.type === 'ERROR') {
+            if (event.object?.code === 410) gone = true;
+            return;
           }
+          const rv = event.object?.metadata?.resourceVersion;
+          if (rv) this.rv = rv;
+          if (event.type === 'ADDED' || event.type === 'MODIFIED') this.see(event.object, at);
         });
         res.on('end', () => resolve(gone));
         res.on('error', reject);

@@ -1,5 +1,6 @@
 // An HTTPS client for the benchmark: keep-alive connections verified against the server's CA,
 // a bounded pool of concurrent requests, and a watch stream read line by line.
+import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 
@@ -54,18 +55,7 @@ export class ApiClient {
     return new Promise((resolve, reject) => {
       const req = request(this.base + path, { headers: { authorization: `Bearer ${this.token}` }, agent }, (res) => {
         if (res.statusCode !== 200) return reject(new Error(`watch ${path}: status ${res.statusCode}`));
-        let pending = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          const at = performance.now();
-          pending += chunk;
-          let nl: number;
-          while ((nl = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, nl);
-            pending = pending.slice(nl + 1);
-            if (line.trim()) onEvent(JSON.parse(line), at);
-          }
-        });
+        onWatchEvents(res, onEvent);
         res.on('error', () => {}); // ended by close()
         resolve({
           close: () => {
@@ -98,4 +88,20 @@ export async function timedPool(count: number, concurrency: number, task: (i: nu
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   return latencies;
+}
+
+/** Each event of a watch response (newline-delimited JSON), with the time its chunk arrived (performance.now()). */
+export function onWatchEvents(res: IncomingMessage, onEvent: (event: { type: string; object: any }, at: number) => void): void {
+  let pending = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    const at = performance.now();
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.trim()) onEvent(JSON.parse(line), at);
+    }
+  });
 }

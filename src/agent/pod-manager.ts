@@ -3,6 +3,7 @@
 // latest wins) and wait while the API is unreachable; the pods keep running meanwhile. After a fresh
 // list, pods the API no longer has are stopped, and a pod is never recreated by the agent.
 import { ApiError, isNotFound, type ApiClient } from './client.js';
+import { kubeTime } from './node-status.js';
 import { PodRecord } from './pod-record.js';
 import { PodWorker, podDirOf, type WorkerDeps } from './pod-worker.js';
 import type { Runtime } from './runtime.js';
@@ -170,7 +171,7 @@ export class PodManager {
   }
 
   private async event(pod: any, type: string, reason: string, message: string): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const now = kubeTime();
     const ns = pod.metadata.namespace;
     const event = {
       apiVersion: 'v1',

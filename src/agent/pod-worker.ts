@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { milliValue, parseQuantity } from '../kinds/quantity.js';
 import { containerEnv, expand } from './env.js';
+import { kubeTime } from './node-status.js';
 import { podStatus, type Observed } from './pod-status.js';
 import { Prober, runHandler, type ProbeTarget } from './probes.js';
 import { RuntimeError, type ContainerConfig, type ContainerInfo, type Runtime, type SandboxConfig } from './runtime.js';
@@ -75,7 +76,7 @@ export class PodWorker {
     private readonly deps: WorkerDeps,
   ) {
     this.pod = pod;
-    this.startTime = pod.status?.startTime ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    this.startTime = pod.status?.startTime ?? kubeTime();
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
@@ -230,7 +231,7 @@ export class PodWorker {
       init: seen.init,
       containers: seen.containers,
       failed: this.failed,
-      now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      now: kubeTime(),
     });
     if ((status.phase === 'Succeeded' || status.phase === 'Failed') && this.terminalAt === undefined) {
       this.terminalAt = Date.now();

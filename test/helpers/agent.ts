@@ -8,7 +8,7 @@ import { bridgeFor } from '../../src/agent/agent.js';
 import { afterAll } from 'vitest';
 import { ProcessRuntime } from '../../src/agent/runtimes/process.js';
 import { PodNetwork } from '../../src/agent/runtimes/pod-network.js';
-import { repoRoot, type Exit } from './skiff-server.js';
+import { repoRoot, stopGracefully, type Exit } from './skiff-server.js';
 
 export interface AgentProcess {
   name: string;
@@ -71,14 +71,7 @@ export function startAgentProcess(opts: AgentStart): AgentProcess {
     output: () => output,
     ready,
     kill,
-    async stop() {
-      const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      try {
-        return await kill('SIGTERM');
-      } finally {
-        clearTimeout(force);
-      }
-    },
+    stop: () => stopGracefully(child, kill),
   };
 }
 

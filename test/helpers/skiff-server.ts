@@ -199,17 +199,20 @@ export async function startSkiff(opts: StartOptions = {}): Promise<SkiffServer> 
     request: (path, init = {}) => httpsFetch(url + path, agent, { ...init, token: init.token === undefined ? token : init.token }),
     kubectl: (args, kopts) => kubectl(args, { kubeconfig, cacheDir }, kopts),
     kill,
-    async stop() {
-      const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      try {
-        return await kill('SIGTERM');
-      } finally {
-        clearTimeout(force);
-      }
-    },
+    stop: () => stopGracefully(child, kill),
   };
   await waitHealthy(server);
   return server;
+}
+
+/** SIGTERM, then SIGKILL if the process takes over 15 s to exit. */
+export async function stopGracefully(child: ChildProcess, kill: (signal: NodeJS.Signals) => Promise<Exit>): Promise<Exit> {
+  const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  try {
+    return await kill('SIGTERM');
+  } finally {
+    clearTimeout(force);
+  }
 }
 
 async function waitHealthy(server: SkiffServer): Promise<void> {
