@@ -46,6 +46,9 @@ export class CompactedError extends Error {
   }
 }
 
+/** The most writes one group commit carries (a remote database bounds a batch's size). */
+const MAX_GROUP_OPS = 1000;
+
 const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 /** An object from a row that selected `rv, object`. */
@@ -84,6 +87,9 @@ function keyOf(obj: KObject): [string, string, string] {
  */
 export class Store {
   private listeners = new Set<() => void>();
+  /** Commits waiting for the one in flight (group commit). */
+  private waiting: { ops: WriteOp[]; resolve: (r: WriteResult[]) => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
   /** Round trips issued, for tests and benchmarks that count them. */
   roundTrips = 0;
 
@@ -122,6 +128,11 @@ export class Store {
   onCommit(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Wake what waits on commits: after this store's own, or another connection's (the pass thread's). */
+  notifyCommitted(): void {
+    for (const l of this.listeners) l();
   }
 
   private async batch(stmts: InStatement[], mode: 'read' | 'write'): Promise<ResultSet[]> {
@@ -192,9 +203,43 @@ export class Store {
   /**
    * Apply writes in one round trip and one transaction. Each write is conditional on its own
    * resourceVersion; one failing condition does not stop the others.
+   *
+   * Group commit: commits that arrive while another is in flight wait, then go together in the next
+   * round trip and transaction, in arrival order, so each gets what it would have got alone. If that
+   * transaction fails (an error, not a failed condition), each commit of the group is retried alone,
+   * so one's error is never another's.
    */
-  async commit(ops: WriteOp[]): Promise<WriteResult[]> {
-    if (ops.length === 0) return [];
+  commit(ops: WriteOp[]): Promise<WriteResult[]> {
+    if (ops.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ ops, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.waiting.length > 0) {
+      let size = 0;
+      let n = 0;
+      while (n < this.waiting.length && (n === 0 || size + this.waiting[n].ops.length <= MAX_GROUP_OPS)) size += this.waiting[n++].ops.length;
+      const group = this.waiting.splice(0, n);
+      let results: WriteResult[] | undefined;
+      try {
+        results = await this.write(group.flatMap((c) => c.ops));
+      } catch (err) {
+        if (group.length === 1) group[0].reject(err);
+        else for (const c of group) await this.write(c.ops).then(c.resolve, c.reject);
+      }
+      if (results) {
+        let at = 0;
+        for (const c of group) c.resolve(results.slice(at, (at += c.ops.length)));
+      }
+    }
+    this.flushing = false;
+  }
+
+  private async write(ops: WriteOp[]): Promise<WriteResult[]> {
     const stmts: InStatement[] = [];
     for (const w of ops) {
       const guard = 'guard' in w && w.guard ? [w.guard] : [];
@@ -238,7 +283,7 @@ export class Store {
       if (w.op === 'delete' || w.op === 'event') return { ok: true, rv };
       return { ok: true, rv, object: { ...w.object, metadata: { ...w.object.metadata, resourceVersion: String(rv) } } };
     });
-    if (results.some((r) => r.ok)) for (const l of this.listeners) l();
+    if (results.some((r) => r.ok)) this.notifyCommitted();
     return results;
   }
 
@@ -293,7 +338,7 @@ export class Store {
     const release = stmts.length;
     if (releaseLease) stmts.push(...leaseRelease(releaseLease));
     const rs = await this.batch(stmts, 'write');
-    if (eventsBefore && rs[2].rowsAffected > 0) for (const l of this.listeners) l();
+    if (eventsBefore && rs[2].rowsAffected > 0) this.notifyCommitted();
     return { wanted: !!releaseLease && Number(rs[release].rows[0]?.wanted ?? 0) === 1 };
   }
 
