@@ -10,7 +10,7 @@ import { storeAuthenticator } from './api/auth/identity.js';
 import { ApiError, statusResponse } from './api/status.js';
 import { defaultWatchPolling } from './api/watch.js';
 import { defaultControlOptions, type ControlOptions } from './control/context.js';
-import { reconcile } from './control/pass.js';
+import { kicksPass, reconcile } from './control/pass.js';
 import { systemClock } from './store/clock.js';
 import { schemaIsCurrent } from './store/schema-version.js';
 import { Store } from './store/store.js';
@@ -96,8 +96,8 @@ function setup(env: WorkerEnv): Isolate {
       clock: systemClock,
       // The admin token, and node credentials from the database (remembered per isolate for 10 s).
       authenticate: storeAuthenticator({ store, clock: systemClock, adminToken: env.SKIFF_ADMIN_TOKEN }),
-      onWrite: () => {
-        self.kicked = true;
+      onWrite: (kind) => {
+        if (kicksPass(kind)) self.kicked = true;
       },
       defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
       // Isolates share no memory, so nothing wakes a watch: each polls the change log by itself,

@@ -39,6 +39,8 @@ export interface AppOptions {
   defaultTolerationSeconds?: [number, number];
   /** --service-cluster-ip-range and --service-node-port-range. */
   serviceRanges?: ServiceRanges;
+  /** What `GET /metrics` answers, in Prometheus' text format; absent: 404. */
+  metrics?: () => string;
 }
 
 // /cacerts is public as k3s serves it: an agent fetches it unverified and checks its hash. The join
@@ -93,6 +95,11 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     return c.body(opts.caCert, 200, { 'content-type': 'text/plain; charset=utf-8' });
   });
 
+  app.get('/metrics', (c) => {
+    if (!opts.metrics) throw notFoundPath();
+    if (!isMaster(c.get('identity'))) throw new ApiError(403, 'Forbidden', `forbidden: User "${c.get('identity').user}" cannot get path "/metrics"`);
+    return c.body(opts.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
   for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
   app.get('/version', (c) => c.json(SERVER_VERSION));
   app.get('/api', (c) => c.json(apiVersions(new URL(c.req.url).host)));

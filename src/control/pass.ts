@@ -36,6 +36,15 @@ export const CONTROLLERS = [
   ['endpoints', endpoints],
 ] as const;
 
+/**
+ * Kinds whose writes make no work for any controller: a Lease renewal (node lifecycle reads leases
+ * on its own schedule) or an Event. 1,000 nodes renewing every 10 s must not keep passes running.
+ */
+const NO_WORK = new Set(['Lease', 'Event']);
+
+/** Whether an API write of this kind should kick a pass. */
+export const kicksPass = (kind: string): boolean => !NO_WORK.has(kind);
+
 export async function reconcile(store: Store, clock: Clock, opts: ControlOptions = defaultControlOptions): Promise<PassResult> {
   const before = store.roundTrips;
   const holder = opts.passLeaseSeconds > 0 ? crypto.randomUUID() : undefined;

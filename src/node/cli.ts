@@ -105,6 +105,17 @@ const FLAGS = {
     env: 'LIBSQL_URL',
     help: 'libSQL database to migrate, or whose tokens to manage (libsql://, https://, http:// or file:)',
   },
+  db: {
+    type: 'string',
+    placeholder: 'URL',
+    help: 'a libSQL server to keep the cluster in (libsql://, https://, http://), which several `skiff serve` may share (default: a file in --data)',
+  },
+  'db-auth-token': {
+    type: 'string',
+    placeholder: 'TOKEN',
+    env: 'LIBSQL_AUTH_TOKEN',
+    help: 'auth token for --db (Turso)',
+  },
   'auth-token': {
     type: 'string',
     placeholder: 'TOKEN',
@@ -211,7 +222,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [
       'data', 'listen', 'reconcile-interval', 'node-monitor-grace-period', 'default-not-ready-toleration-seconds',
       'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'cluster-cidr',
-      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'no-agent', 'name', 'runtime',
+      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token',
     ],
     run: runServe,
   },
@@ -280,7 +291,8 @@ async function runServe(flags: FlagValues): Promise<number> {
   // Loaded here so the other commands start without the API server's modules.
   const { serve } = await import('./serve.js');
   const agent = flags['no-agent'] ? false : { name: flags.name ? String(flags.name) : undefined, runtime: runtimeFlag(flags) };
-  const server = await serve({ data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags), agent });
+  const db = flags.db ? { url: String(flags.db), authToken: flags['db-auth-token'] ? String(flags['db-auth-token']) : undefined } : undefined;
+  const server = await serve({ data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags), agent, db });
   process.stdout.write(
     `skiff serving ${server.url}\n` +
       `  kubeconfig: ${server.kubeconfigPath}\n` +

@@ -1,5 +1,6 @@
 // Applies the drizzle-kit SQL migrations in migrations/ (package root, wherever the cwd is).
 // drizzle records applied migrations in its own table, so running this on every start is safe.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
@@ -8,7 +9,14 @@ import { systemClock } from '../store/clock.js';
 import { openClient } from '../store/db.js';
 import { Store } from '../store/store.js';
 
-export const migrationsFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
+/** The package's migrations/, found upwards from this module (src/node/ in the sources, dist/ when bundled). */
+export const migrationsFolder = (() => {
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    const candidate = new URL('migrations/', dir);
+    if (existsSync(new URL('meta/_journal.json', candidate))) return fileURLToPath(candidate);
+    if (dir.pathname === '/') throw new Error('migrations/ not found beside the skiff package');
+  }
+})();
 
 export async function migrate(client: Client): Promise<void> {
   // A database file is kept in WAL mode (the setting stays with the file): commits are cheaper and

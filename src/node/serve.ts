@@ -9,14 +9,17 @@ import { storeAuthenticator } from '../api/auth/identity.js';
 import type { ServiceRanges } from '../api/service-allocation.js';
 import { defaultControlOptions, type ControlOptions } from '../control/context.js';
 import { nodeCidrBlocks } from '../control/node-ipam.js';
-import { PassScheduler, reconcile } from '../control/pass.js';
+import { kicksPass } from '../control/pass.js';
 import { systemClock } from '../store/clock.js';
+import type { Client } from '@libsql/client';
 import { openClient } from '../store/db.js';
 import { Store } from '../store/store.js';
 import { ensureCredentials } from './certs.js';
 import { createNodeAdapter } from './http-adapter.js';
 import { writeKubeconfig } from './kubeconfig.js';
-import { migrate } from './migrate.js';
+import { migrateDatabase } from './migrate.js';
+import { threadedClient } from './db-thread.js';
+import { PassThread } from './pass-thread.js';
 import type { RunningAgent, RuntimeChoice } from '../agent/agent.js';
 import { CredentialStore } from '../store/credentials.js';
 
@@ -28,6 +31,8 @@ export interface ServeOptions {
   serviceRanges?: ServiceRanges;
   /** The local node (as k3s server runs one): its name and runtime; false: none (--no-agent). */
   agent?: false | { name?: string; runtime?: RuntimeChoice };
+  /** A libSQL server several `skiff serve` share (libsql://, https://, http://); default: a file in `data`. */
+  db?: { url: string; authToken?: string };
 }
 
 export interface RunningServer {
@@ -52,25 +57,29 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const creds = ensureCredentials(dataDir, host);
 
-  const client = openClient(`file:${join(dataDir, 'skiff.db')}`);
-  let store: Store;
-  try {
-    await migrate(client);
-    store = new Store(client, systemClock);
-    await store.init();
-  } catch (err) {
-    client.close();
-    throw err;
-  }
+  // The schema and the built-in namespaces first, on a connection of this thread's; then the API's
+  // connections (on threads of their own for a file) and the pass thread's.
+  const dbUrl = opts.db?.url ?? `file:${join(dataDir, 'skiff.db')}`;
+  const authToken = opts.db?.authToken;
+  await migrateDatabase(dbUrl, authToken);
+  const client: Client & { stop?: () => Promise<void> } = dbUrl.startsWith('file:') ? threadedClient(dbUrl) : openClient(dbUrl, authToken);
+  const store = new Store(client, systemClock);
 
   const control: ControlOptions = { ...defaultControlOptions, ...opts.control };
-  const passes = new PassScheduler(() => reconcile(store, systemClock, control), opts.reconcileIntervalMs ?? 1000);
+  const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted() });
+  const stopDatabase = async () => {
+    await passes.stop();
+    await (client.stop?.() ?? client.close());
+  };
   const app = createApp({
     store,
     clock: systemClock,
     authenticate: storeAuthenticator({ store, clock: systemClock, adminToken: creds.token }),
     caCert: creds.caCert,
-    onWrite: () => passes.kick(),
+    onWrite: (kind) => kicksPass(kind) && passes.kick(),
+    // Writes through other servers on the same database are found by polling the change log.
+    pollIntervalMs: 500,
+    metrics: () => passes.metrics(),
     serviceRanges: opts.serviceRanges,
     defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
   });
@@ -85,14 +94,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       });
     });
   } catch (err) {
-    store.close();
+    await stopDatabase();
     throw err;
   }
 
   const bound = server.address() as AddressInfo;
   const url = `https://${formatHost(connectHost(host))}:${bound.port}`;
   const kubeconfigPath = writeKubeconfig(dataDir, { server: url, caCert: creds.caCert, token: creds.token });
-  passes.start();
 
   let agent: RunningAgent | undefined;
   if (opts.agent) {
@@ -112,10 +120,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         clearTimeout(cut);
         // The responses' own 'close' events (which stop their watches) come just after.
         setImmediate(() => {
-          void passes.stop().then(() => {
-            store.close();
-            done();
-          });
+          void stopDatabase().then(done);
         });
       });
       adapter.endStreams();

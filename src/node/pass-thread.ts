@@ -1,0 +1,82 @@
+// The API thread's side of the pass thread (pass-worker.ts): kicks, commit notices, shutdown, and
+// the counts /metrics reports.
+import type { Worker } from 'node:worker_threads';
+import type { ControlOptions } from '../control/context.js';
+import type { PassThreadCommand, PassThreadData, PassThreadMessage } from './pass-worker.js';
+import { startWorker } from './worker-script.js';
+
+export interface PassThreadOptions {
+  url: string;
+  authToken?: string;
+  control: ControlOptions;
+  intervalMs: number;
+  /** A pass committed: what waits on commits in this thread (watches) should look. */
+  onCommit: () => void;
+}
+
+export class PassThread {
+  passes = 0;
+  skipped = 0;
+  writes = 0;
+  cpuSeconds = 0;
+  private worker!: Worker;
+  private kicked = false;
+  private alive = false;
+  private stopping?: Promise<void>;
+
+  constructor(private opts: PassThreadOptions) {
+    this.start();
+  }
+
+  private start(): void {
+    const data: PassThreadData = { url: this.opts.url, authToken: this.opts.authToken, control: this.opts.control, intervalMs: this.opts.intervalMs };
+    const worker = startWorker('pass-worker', { workerData: data, name: 'skiff-passes' });
+    this.worker = worker;
+    this.alive = true;
+    worker.on('message', (m: PassThreadMessage) => {
+      if (m.type === 'committed') this.opts.onCommit();
+      else if (m.type === 'pass') {
+        this.passes++;
+        if (m.skipped) this.skipped++;
+        this.writes += m.writes;
+        this.cpuSeconds += m.cpuMicros / 1e6;
+      }
+    });
+    worker.on('error', (err) => console.error('skiff: the reconcile pass thread failed:', err));
+    // A thread that died is started again: passes must go on for the cluster to converge.
+    worker.on('exit', () => {
+      this.alive = false;
+      if (!this.stopping) setTimeout(() => this.stopping || this.start(), 1000).unref();
+    });
+  }
+
+  /** Ask for a pass soon; many kicks in one turn of the event loop are one message. */
+  kick(): void {
+    if (this.kicked || this.stopping) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      this.worker.postMessage('kick' satisfies PassThreadCommand);
+    });
+  }
+
+  /** The counts in Prometheus' text format (what /metrics serves). */
+  metrics(): string {
+    const counter = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}\n`;
+    return (
+      counter('skiff_reconcile_passes_total', 'Reconcile passes this server ran, skipped ones included.', this.passes) +
+      counter('skiff_reconcile_passes_skipped_total', 'Passes skipped because another server held the pass lease.', this.skipped) +
+      counter('skiff_reconcile_writes_total', 'Objects written by reconcile passes.', this.writes) +
+      counter('skiff_reconcile_pass_cpu_seconds_total', 'CPU time of the reconcile pass thread spent in passes.', Number(this.cpuSeconds.toFixed(6)))
+    );
+  }
+
+  /** Lets a running pass finish, then ends the thread. */
+  stop(): Promise<void> {
+    return (this.stopping ??= new Promise<void>((done) => {
+      if (!this.alive) return done();
+      this.worker.once('exit', () => done());
+      this.worker.postMessage('stop' satisfies PassThreadCommand);
+    }));
+  }
+}
