@@ -20,7 +20,10 @@ export interface ControlOptions {
   batchSize: number;
   /** burstReplicas: the most pods one ReplicaSet creates or deletes in one pass. */
   replicaSetBurst: number;
-  /** How long a pass holds the lease that keeps other passes (processes, isolates) waiting; 0: no lease. */
+  /**
+   * How long the lease that keeps other passes (processes, isolates) waiting lasts unless renewed (a
+   * long pass renews it); what others wait when its holder died mid-pass. 0: no lease.
+   */
   passLeaseSeconds: number;
   /** cluster-cidr: the IPv4 range the node IPAM controller gives nodes their spec.podCIDR from. */
   clusterCidr: string;
@@ -36,7 +39,7 @@ export const defaultControlOptions: ControlOptions = {
   changeLogSize: 100_000,
   batchSize: 2000,
   replicaSetBurst: 500,
-  passLeaseSeconds: 30,
+  passLeaseSeconds: 10,
   clusterCidr: '10.244.0.0/16',
   nodeCidrMaskSize: 24,
 };

@@ -22,6 +22,8 @@ export interface PassResult {
   skipped: boolean;
   /** Another pass asked for the lease while this one ran: the state may have changed since it read. */
   wanted: boolean;
+  /** When the controllers began and ended (ms since the epoch): within the time the lease was held. */
+  ran?: [number, number];
 }
 
 export const CONTROLLERS = [
@@ -52,14 +54,27 @@ export async function reconcile(store: Store, clock: Clock, opts: ControlOptions
     return { writes: 0, roundTrips: store.roundTrips - before, skipped: true, wanted: false };
   }
   const ctx = new PassContext(store, clock, opts);
+  const began = Date.now();
+  const ttlMs = opts.passLeaseSeconds * 1000;
+  let renewed = clock.now().getTime();
   try {
-    for (const [, controller] of CONTROLLERS) await controller(ctx);
+    for (const [, controller] of CONTROLLERS) {
+      // A long pass keeps its lease: renewed once half of it has gone (a round trip only then), so
+      // the lease can be short and a server that died holding it is waited for only briefly.
+      const now = clock.now().getTime();
+      if (holder && now - renewed > ttlMs / 2) {
+        await store.renewPassLease(holder, now + ttlMs);
+        renewed = now;
+      }
+      await controller(ctx);
+    }
   } catch (e) {
     if (holder) await store.releasePassLease(holder).catch(() => undefined);
     throw e;
   }
+  const ran: [number, number] = [began, Date.now()];
   const { wanted } = await store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000), holder);
-  return { writes: ctx.writes, roundTrips: store.roundTrips - before, skipped: false, wanted };
+  return { writes: ctx.writes, roundTrips: store.roundTrips - before, skipped: false, wanted, ran };
 }
 
 /**

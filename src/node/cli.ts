@@ -2,7 +2,8 @@
 // default); each command lists the flags it takes, and usage is generated from both. Commands load
 // their modules when run, so `skiff agent` on a small machine carries none of the control plane's
 // (node-forge alone is some 14 MB).
-import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RuntimeChoice } from '../agent/agent.js';
 
@@ -97,7 +98,7 @@ const FLAGS = {
     type: 'string',
     placeholder: 'PORT',
     default: '8787',
-    help: 'port on 127.0.0.1 where wrangler dev serves the Worker over HTTPS',
+    help: 'port on 127.0.0.1 to serve on (dev: the Worker over HTTPS; libsql: the database over HTTP)',
   },
   url: {
     type: 'string',
@@ -109,6 +110,12 @@ const FLAGS = {
     type: 'string',
     placeholder: 'URL',
     help: 'a libSQL server to keep the cluster in (libsql://, https://, http://), which several `skiff serve` may share (default: a file in --data)',
+  },
+  v: {
+    type: 'string',
+    placeholder: 'N',
+    default: '0',
+    help: 'log verbosity, as in Kubernetes (4: a line for every reconcile pass)',
   },
   'db-auth-token': {
     type: 'string',
@@ -222,7 +229,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [
       'data', 'listen', 'reconcile-interval', 'node-monitor-grace-period', 'default-not-ready-toleration-seconds',
       'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'cluster-cidr',
-      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token',
+      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token', 'v',
     ],
     run: runServe,
   },
@@ -230,6 +237,19 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run the Worker under wrangler dev against a local libSQL endpoint (what `npm run dev` runs)',
     flags: ['data', 'port', 'cluster-cidr'],
     run: runDev,
+  },
+  libsql: {
+    summary: 'serve DIR/skiff.db over HTTP on 127.0.0.1 as a libSQL endpoint that several `skiff serve --db` on this machine can share',
+    flags: ['data', 'port', 'auth-token'],
+    run: async (flags) => {
+      const port = wholeNumber('port', String(flags.port));
+      const { startLibsqlServer } = await import('./libsql-server.js');
+      const dir = resolve(String(flags.data));
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const db = await startLibsqlServer({ file: join(dir, 'skiff.db'), port, authToken: flags['auth-token'] ? String(flags['auth-token']) : undefined });
+      process.stdout.write(`skiff libsql serving ${db.url} (database ${join(dir, 'skiff.db')})\n  try: skiff serve --db ${db.url}\n`);
+      return untilSignalled('skiff libsql', () => db.close());
+    },
   },
   migrate: {
     summary: 'apply the schema migrations to a libSQL database (before deploying to Workers)',
@@ -292,7 +312,7 @@ async function runServe(flags: FlagValues): Promise<number> {
   const { serve } = await import('./serve.js');
   const agent = flags['no-agent'] ? false : { name: flags.name ? String(flags.name) : undefined, runtime: runtimeFlag(flags) };
   const db = flags.db ? { url: String(flags.db), authToken: flags['db-auth-token'] ? String(flags['db-auth-token']) : undefined } : undefined;
-  const server = await serve({ data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags), agent, db });
+  const server = await serve({ data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags), agent, db, verbosity: wholeNumber('v', String(flags.v)) });
   process.stdout.write(
     `skiff serving ${server.url}\n` +
       `  kubeconfig: ${server.kubeconfigPath}\n` +

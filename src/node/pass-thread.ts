@@ -12,6 +12,8 @@ export interface PassThreadOptions {
   intervalMs: number;
   /** A pass committed: what waits on commits in this thread (watches) should look. */
   onCommit: () => void;
+  /** Log verbosity (--v): 4 and up prints a line per pass. */
+  verbosity?: number;
 }
 
 export class PassThread {
@@ -40,6 +42,10 @@ export class PassThread {
         if (m.skipped) this.skipped++;
         this.writes += m.writes;
         this.cpuSeconds += m.cpuMicros / 1e6;
+        if ((this.opts.verbosity ?? 0) >= 4) {
+          const ran = m.ran ? ` ran ${m.ran[0]}-${m.ran[1]}` : '';
+          console.log(`skiff: pass${m.skipped ? ' skipped (lease held elsewhere)' : ran} writes=${m.writes} roundTrips=${m.roundTrips} cpu=${(m.cpuMicros / 1000).toFixed(1)}ms`);
+        }
       }
     });
     worker.on('error', (err) => console.error('skiff: the reconcile pass thread failed:', err));

@@ -16,7 +16,10 @@ export interface PassThreadData {
   intervalMs: number;
 }
 
-export type PassThreadMessage = { type: 'committed' } | { type: 'pass'; cpuMicros: number; writes: number; skipped: boolean } | { type: 'stopped' };
+export type PassThreadMessage =
+  | { type: 'committed' }
+  | { type: 'pass'; cpuMicros: number; writes: number; roundTrips: number; skipped: boolean; ran?: [number, number] }
+  | { type: 'stopped' };
 export type PassThreadCommand = 'kick' | 'stop';
 
 const { url, authToken, control, intervalMs } = workerData as PassThreadData;
@@ -34,7 +37,7 @@ const threadCpu = () => {
 const passes = new PassScheduler(async () => {
   const before = threadCpu();
   const result = await reconcile(store, systemClock, control);
-  post({ type: 'pass', cpuMicros: threadCpu() - before, writes: result.writes, skipped: result.skipped });
+  post({ type: 'pass', cpuMicros: threadCpu() - before, writes: result.writes, roundTrips: result.roundTrips, skipped: result.skipped, ran: result.ran });
   return result;
 }, intervalMs);
 passes.start();

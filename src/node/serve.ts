@@ -33,6 +33,8 @@ export interface ServeOptions {
   agent?: false | { name?: string; runtime?: RuntimeChoice };
   /** A libSQL server several `skiff serve` share (libsql://, https://, http://); default: a file in `data`. */
   db?: { url: string; authToken?: string };
+  /** Log verbosity (--v), as Kubernetes' components take it. */
+  verbosity?: number;
 }
 
 export interface RunningServer {
@@ -66,7 +68,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const store = new Store(client, systemClock);
 
   const control: ControlOptions = { ...defaultControlOptions, ...opts.control };
-  const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted() });
+  const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted(), verbosity: opts.verbosity });
   const stopDatabase = async () => {
     await passes.stop();
     await (client.stop?.() ?? client.close());

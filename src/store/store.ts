@@ -362,6 +362,11 @@ export class Store {
     return rs[2].rows[0]?.holder === holder;
   }
 
+  /** Extends the lease this holder has to `until` (ms since the epoch). */
+  async renewPassLease(holder: string, until: number): Promise<void> {
+    await this.batch([{ sql: 'UPDATE pass_lease SET expires = ? WHERE id = 1 AND holder = ?', args: [until, holder] }], 'write');
+  }
+
   /** Gives the lease back early (a pass that failed); it would otherwise expire. */
   async releasePassLease(holder: string): Promise<void> {
     await this.batch(leaseRelease(holder), 'write');

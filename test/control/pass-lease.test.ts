@@ -51,6 +51,17 @@ describe('pass lease', () => {
     expect(await scheduled()).toMatchObject({ status: 'False' });
   });
 
+  it('lasts while its holder renews it', async () => {
+    expect(await api.store.acquirePassLease('long', clock.now().getTime(), 10_000)).toBe(true);
+    await api.store.renewPassLease('long', clock.now().getTime() + 20_000);
+    clock.advance(15_000);
+    expect((await reconcile(api.store, clock)).skipped).toBe(true);
+    // Only its holder renews it.
+    await api.store.renewPassLease('other', clock.now().getTime() + 60_000);
+    clock.advance(5_000);
+    expect((await reconcile(api.store, clock)).skipped).toBe(false);
+  });
+
   it('is not taken when passLeaseSeconds is 0', async () => {
     expect(await api.store.acquirePassLease('other', clock.now().getTime(), 60_000)).toBe(true);
     const r = await reconcile(api.store, clock, { ...defaultControlOptions, passLeaseSeconds: 0 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createApp, type AppOptions } from '../../src/api/app.js';
 import { defaultControlOptions, type ControlOptions } from '../../src/control/context.js';
-import { reconcile, PassScheduler, type PassResult } from '../../src/control/pass.js';
+import { kicksPass, reconcile, PassScheduler, type PassResult } from '../../src/control/pass.js';
 import { createNodeAdapter } from '../../src/node/http-adapter.js';
 import { migrate } from '../../src/node/migrate.js';
 import { systemClock, type Clock } from '../../src/store/clock.js';
@@ -52,7 +52,7 @@ export async function startApi(opts: StartApiOptions = {}): Promise<ApiServer> {
     clock,
     defaultTolerationSeconds: opts.defaultTolerationSeconds ?? [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
     authenticate: (t) => t === TOKEN,
-    onWrite: opts.passes === false ? undefined : () => passes.kick(),
+    onWrite: opts.passes === false ? undefined : (kind) => kicksPass(kind) && passes.kick(),
   });
   const adapter = createNodeAdapter((req) => app.fetch(req));
   const server = createServer(adapter.listener);
