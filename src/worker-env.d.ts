@@ -9,7 +9,7 @@ interface __BaseEnv_Env {
 	BATCH_SIZE: "2000";
 	CLUSTER_CIDR: "10.244.0.0/16";
 	NODE_CIDR_MASK_SIZE: "24";
-	PASS_LEASE_SECONDS: "30";
+	PASS_LEASE_SECONDS: "10";
 }
 declare namespace Cloudflare {
 	interface GlobalProps {

@@ -51,12 +51,11 @@ class DbThread {
 // Statements cross to the thread by structured clone: plain objects only.
 const plainStatement = (s: InStatement): InStatement => (typeof s === 'string' ? s : { sql: s.sql, args: s.args });
 
+// Rows by column name only: what the Store reads (a libSQL Row is also indexed by position).
 function resultSet(r: PlainResult): ResultSet {
   const rows = r.values.map((values) => {
     const row: Record<string, unknown> = {};
-    r.columns.forEach((c, i) => (row[c] = values[i]));
-    Object.defineProperty(row, 'length', { value: values.length, enumerable: false });
-    values.forEach((v, i) => Object.defineProperty(row, i, { value: v, enumerable: false }));
+    for (let i = 0; i < r.columns.length; i++) row[r.columns[i]] = values[i];
     return row as unknown as Row;
   });
   return { columns: r.columns, columnTypes: [], rows, rowsAffected: r.rowsAffected, lastInsertRowid: r.lastInsertRowid, toJSON: () => ({}) };
