@@ -25,6 +25,11 @@ export interface ControlOptions {
    * long pass renews it); what others wait when its holder died mid-pass. 0: no lease.
    */
   passLeaseSeconds: number;
+  /**
+   * The most writes one transaction of a controller carries (0: all of a controller's writes in one).
+   * `skiff serve` bounds it, as the API shares the database file; Workers keep one round trip.
+   */
+  commitChunk: number;
   /** cluster-cidr: the IPv4 range the node IPAM controller gives nodes their spec.podCIDR from. */
   clusterCidr: string;
   /** node-cidr-mask-size: the prefix length of each node's podCIDR. */
@@ -40,6 +45,7 @@ export const defaultControlOptions: ControlOptions = {
   batchSize: 2000,
   replicaSetBurst: 500,
   passLeaseSeconds: 10,
+  commitChunk: 0,
   clusterCidr: '10.244.0.0/16',
   nodeCidrMaskSize: 24,
 };
@@ -86,7 +92,12 @@ export class PassContext {
   async commit(ops: WriteOp[]): Promise<WriteResult[]> {
     const events = this.events.splice(0).map((e) => ({ op: 'event' as const, object: eventObject(e, this.timestamp()) }));
     if (ops.length === 0 && events.length === 0) return [];
-    const results = await this.store.commit([...ops, ...events]);
+    const all = [...ops, ...events];
+    // In transactions of at most commitChunk writes where that is set: the database's write lock is
+    // then never held long, and API writes on other connections wait only briefly for it.
+    const chunk = this.opts.commitChunk || all.length;
+    const results: WriteResult[] = [];
+    for (let i = 0; i < all.length; i += chunk) results.push(...(await this.store.commit(all.slice(i, i + chunk))));
     this.writes += results.filter((r) => r.ok).length;
     return results.slice(0, ops.length);
   }

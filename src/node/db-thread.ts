@@ -1,43 +1,71 @@
-// The API's database connections off its event loop. A libSQL `file:` client runs SQLite on the
-// calling thread, and a write waits there for the lock while a pass (on its own thread) commits:
-// either would hold every request. So `skiff serve` reads on one thread and writes on another
-// (WAL: readers never wait for the writer); the event loop only posts calls and takes answers.
+// The database connections of `skiff serve`, off the API's event loop. A libSQL `file:` client runs
+// SQLite on the calling thread, and a write waits there for the lock while another connection
+// commits: either would hold every request. So the API reads on one thread and every write of the
+// process, the API's and the pass thread's, goes through one writer thread: writes queue there in
+// order instead of contending for SQLite's lock (whose busy handler sleeps, in steps up to 100 ms).
+// The file is in WAL mode, so reads never wait for a write.
 import type { Client, InStatement, ResultSet, Row, TransactionMode } from '@libsql/client';
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { openClient } from '../store/db.js';
 import type { DbAnswer, DbCall, PlainResult } from './db-worker.js';
 import { startWorker } from './worker-script.js';
 
-class DbThread {
-  private worker: Worker;
+type Endpoint = Worker | MessagePort;
+type Call = (stmts: InStatement[], mode?: TransactionMode) => Promise<ResultSet[]>;
+
+/** Calls to a db-worker over a Worker or a MessagePort to one, answered in order. */
+class DbLink {
   private calls = new Map<number, { resolve: (r: ResultSet[]) => void; reject: (e: Error) => void }>();
   private next = 0;
-  private exited?: Error;
+  private gone?: Error;
 
-  constructor(url: string, authToken: string | undefined, name: string) {
-    this.worker = startWorker('db-worker', { workerData: { url, authToken }, name });
-    this.worker.on('message', (a: DbAnswer) => {
+  constructor(private endpoint: Endpoint) {
+    endpoint.on('message', (a: DbAnswer) => {
       const call = this.calls.get(a.id);
       this.calls.delete(a.id);
       if (!call) return;
       if ('error' in a) call.reject(Object.assign(new Error(a.error.message), { code: a.error.code }));
       else call.resolve(a.results.map(resultSet));
     });
-    const fail = (err: Error) => {
-      this.exited = err;
-      for (const c of this.calls.values()) c.reject(err);
-      this.calls.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', () => fail(new Error('the database thread has stopped')));
   }
 
-  call(stmts: InStatement[], mode?: TransactionMode): Promise<ResultSet[]> {
-    if (this.exited) return Promise.reject(this.exited);
+  /** The thread (or the port to it) is gone: what waits fails, and so does what comes. */
+  fail(err: Error): void {
+    this.gone = err;
+    for (const c of this.calls.values()) c.reject(err);
+    this.calls.clear();
+  }
+
+  call: Call = (stmts, mode) => {
+    if (this.gone) return Promise.reject(this.gone);
     return new Promise((resolve, reject) => {
       const id = this.next++;
       this.calls.set(id, { resolve, reject });
-      this.worker.postMessage({ id, stmts: stmts.map(plainStatement), mode } satisfies DbCall);
+      this.endpoint.postMessage({ id, stmts: stmts.map(plainStatement), mode } satisfies DbCall);
     });
+  };
+}
+
+class DbThread {
+  readonly link: DbLink;
+  private worker: Worker;
+  private exited = false;
+
+  constructor(url: string, authToken: string | undefined, name: string) {
+    this.worker = startWorker('db-worker', { workerData: { url, authToken }, name });
+    this.link = new DbLink(this.worker);
+    this.worker.on('error', (err) => this.link.fail(err));
+    this.worker.on('exit', () => {
+      this.exited = true;
+      this.link.fail(new Error('the database thread has stopped'));
+    });
+  }
+
+  /** A port another thread makes its calls to this one through. */
+  port(): MessagePort {
+    const { port1, port2 } = new MessageChannel();
+    this.worker.postMessage({ attach: port1 }, [port1]);
+    return port2;
   }
 
   close(): Promise<void> {
@@ -63,32 +91,54 @@ function resultSet(r: PlainResult): ResultSet {
 
 const READ = /^\s*(SELECT|WITH)\b/i;
 
-/**
- * A libSQL client whose calls run on two threads: reads (read batches, SELECT statements) on one,
- * everything else on the other. What the Store uses of a Client: execute, batch, close.
- */
-export function threadedClient(url: string, authToken?: string): Client & { stop(): Promise<void> } {
-  const reader = new DbThread(url, authToken, 'skiff-db-read');
-  const writer = new DbThread(url, authToken, 'skiff-db-write');
-  const sqlOf = (s: InStatement) => (typeof s === 'string' ? s : s.sql);
+/** A libSQL client (what the Store uses of one: execute, batch, close) that reads with `read`, writes with `write`. */
+function routedClient(read: Call, write: Call, stop: () => Promise<void>): Client & { stop(): Promise<void> } {
   const client = {
     protocol: 'file',
     closed: false,
     async execute(stmt: InStatement | string, args?: unknown[]) {
       const s: InStatement = typeof stmt === 'string' && args ? { sql: stmt, args: args as never } : stmt;
-      const [rs] = await (READ.test(sqlOf(s)) ? reader : writer).call([s]);
+      const [rs] = await (READ.test(typeof s === 'string' ? s : s.sql) ? read : write)([s]);
       return rs;
     },
     batch(stmts: InStatement[], mode: TransactionMode = 'deferred') {
-      return (mode === 'read' ? reader : writer).call(stmts, mode);
+      return (mode === 'read' ? read : write)(stmts, mode);
     },
     close() {
       void client.stop();
     },
-    async stop() {
+    stop() {
       client.closed = true;
-      await Promise.all([reader.close(), writer.close()]);
+      return stop();
     },
   };
   return client as unknown as Client & { stop(): Promise<void> };
+}
+
+export type ThreadedClient = Client & {
+  stop(): Promise<void>;
+  /** A port to the writer thread, for the pass thread's writes (passClient). */
+  writerPort(): MessagePort;
+};
+
+/** The API's client: reads on one thread, writes on the writer thread. */
+export function threadedClient(url: string, authToken?: string): ThreadedClient {
+  const reader = new DbThread(url, authToken, 'skiff-db-read');
+  const writer = new DbThread(url, authToken, 'skiff-db-write');
+  const client = routedClient(reader.link.call, writer.link.call, async () => {
+    await Promise.all([reader.close(), writer.close()]);
+  });
+  return Object.assign(client, { writerPort: () => writer.port() });
+}
+
+/** The pass thread's client: reads on a connection of its own (on its own thread), writes through the writer thread. */
+export function passClient(url: string, writer: MessagePort): Client {
+  const local = openClient(url);
+  const link = new DbLink(writer);
+  writer.on('close', () => link.fail(new Error('the database writer thread has stopped')));
+  const read: Call = async (stmts, mode) => (mode === undefined ? [await local.execute(stmts[0])] : local.batch(stmts, mode));
+  return routedClient(read, link.call, async () => {
+    local.close();
+    writer.close();
+  });
 }

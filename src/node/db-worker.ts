@@ -1,6 +1,6 @@
 // A database connection on a thread of its own (see db-thread.ts): runs one call at a time, in the
 // order they come, and answers with plain rows.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { InStatement, ResultSet, TransactionMode } from '@libsql/client';
 import { openClient } from '../store/db.js';
 
@@ -31,15 +31,10 @@ const plain = (rs: ResultSet): PlainResult => ({
   lastInsertRowid: rs.lastInsertRowid,
 });
 
+// One queue for every caller (the API's thread, and the pass thread through an attached port), so
+// their writes never wait on each other inside SQLite.
 let queue = Promise.resolve();
-port.on('message', (call: DbCall | 'close') => {
-  if (call === 'close') {
-    void queue.then(() => {
-      client.close();
-      port.close();
-    });
-    return;
-  }
+const serve = (reply: MessagePort | typeof port) => (call: DbCall) => {
   queue = queue.then(async () => {
     let answer: DbAnswer;
     try {
@@ -49,6 +44,22 @@ port.on('message', (call: DbCall | 'close') => {
       const e = err as { message?: string; code?: string };
       answer = { id: call.id, error: { message: String(e.message ?? err), code: e.code } };
     }
-    port.postMessage(answer);
+    reply.postMessage(answer);
   });
+};
+const fromParent = serve(port);
+const attached = new Set<MessagePort>();
+port.on('message', (m: DbCall | { attach: MessagePort } | 'close') => {
+  if (m === 'close') {
+    void queue.then(() => {
+      client.close();
+      for (const p of attached) p.close();
+      port.close();
+    });
+  } else if ('attach' in m) {
+    attached.add(m.attach);
+    m.attach.on('message', serve(m.attach));
+    m.attach.on('close', () => attached.delete(m.attach));
+  }
+  else fromParent(m);
 });

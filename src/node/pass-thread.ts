@@ -1,6 +1,6 @@
 // The API thread's side of the pass thread (pass-worker.ts): kicks, commit notices, shutdown, and
 // the counts /metrics reports.
-import type { Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import type { ControlOptions } from '../control/context.js';
 import type { PassThreadCommand, PassThreadData, PassThreadMessage } from './pass-worker.js';
 import { startWorker } from './worker-script.js';
@@ -12,6 +12,8 @@ export interface PassThreadOptions {
   intervalMs: number;
   /** A pass committed: what waits on commits in this thread (watches) should look. */
   onCommit: () => void;
+  /** For a database file: a new port to the API's writer thread, which takes the passes' writes too. */
+  writerPort?: () => MessagePort;
   /** Log verbosity (--v): 4 and up prints a line per pass. */
   verbosity?: number;
 }
@@ -31,8 +33,9 @@ export class PassThread {
   }
 
   private start(): void {
-    const data: PassThreadData = { url: this.opts.url, authToken: this.opts.authToken, control: this.opts.control, intervalMs: this.opts.intervalMs };
-    const worker = startWorker('pass-worker', { workerData: data, name: 'skiff-passes' });
+    const writer = this.opts.writerPort?.();
+    const data: PassThreadData = { url: this.opts.url, authToken: this.opts.authToken, writer, control: this.opts.control, intervalMs: this.opts.intervalMs };
+    const worker = startWorker('pass-worker', { workerData: data, transferList: writer ? [writer] : [], name: 'skiff-passes' });
     this.worker = worker;
     this.alive = true;
     worker.on('message', (m: PassThreadMessage) => {

@@ -2,16 +2,21 @@
 // connection, so a pass (seconds of work with a large backlog) never holds the API's event loop.
 // The API thread kicks it after writes; it tells the API thread when it committed (watches wake) and
 // what each pass cost.
-import { parentPort, workerData } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { ControlOptions } from '../control/context.js';
 import { PassScheduler, reconcile } from '../control/pass.js';
 import { systemClock } from '../store/clock.js';
 import { openClient } from '../store/db.js';
 import { Store } from '../store/store.js';
+import { passClient } from './db-thread.js';
 
 export interface PassThreadData {
   url: string;
   authToken?: string;
+  /** For a database file: a port to the process's writer thread, which takes this thread's writes. */
+  writer?: MessagePort;
   control: ControlOptions;
   intervalMs: number;
 }
@@ -22,9 +27,17 @@ export type PassThreadMessage =
   | { type: 'stopped' };
 export type PassThreadCommand = 'kick' | 'stop';
 
-const { url, authToken, control, intervalMs } = workerData as PassThreadData;
+const { url, authToken, writer, control, intervalMs } = workerData as PassThreadData;
 const port = parentPort!;
-const store = new Store(openClient(url, authToken), systemClock);
+const store = new Store(writer ? passClient(url, writer) : openClient(url, authToken), systemClock);
+
+// Where the system lets it (Linux), this thread yields the CPU to the API's threads: passes are
+// background work, and with a backlog they would otherwise take a core from requests.
+try {
+  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), 10);
+} catch {
+  // not Linux, or not allowed: passes run at the process's priority
+}
 const post = (m: PassThreadMessage) => port.postMessage(m);
 store.onCommit(() => post({ type: 'committed' }));
 

@@ -64,11 +64,12 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const dbUrl = opts.db?.url ?? `file:${join(dataDir, 'skiff.db')}`;
   const authToken = opts.db?.authToken;
   await migrateDatabase(dbUrl, authToken);
-  const client: Client & { stop?: () => Promise<void> } = dbUrl.startsWith('file:') ? threadedClient(dbUrl) : openClient(dbUrl, authToken);
+  const threaded = dbUrl.startsWith('file:') ? threadedClient(dbUrl) : undefined;
+  const client: Client & { stop?: () => Promise<void> } = threaded ?? openClient(dbUrl, authToken);
   const store = new Store(client, systemClock);
 
-  const control: ControlOptions = { ...defaultControlOptions, ...opts.control };
-  const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted(), verbosity: opts.verbosity });
+  const control: ControlOptions = { ...defaultControlOptions, commitChunk: 100, ...opts.control };
+  const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted(), writerPort: threaded?.writerPort, verbosity: opts.verbosity });
   const stopDatabase = async () => {
     await passes.stop();
     await (client.stop?.() ?? client.close());

@@ -34,7 +34,7 @@ describe('skiff serve passes', () => {
     await until('the backlog created', async () => (await s.request('/api/v1/namespaces/default/pods?limit=1000')).json().items.length === 1000);
 
     // Another connection takes the database's write lock and keeps it: the next pass (every 200 ms)
-    // waits inside SQLite for it, on its thread, for up to the 5 s busy timeout.
+    // waits for it, its first write stuck inside SQLite for up to the 5 s busy timeout.
     const db = openClient(`file:${join(s.data, 'skiff.db')}`);
     const lock = await db.transaction('write');
     try {
