@@ -10,6 +10,9 @@ const tooLarge = () => new ApiError(413, 'RequestEntityTooLarge', `Request entit
 export async function readBody(req: Request): Promise<Uint8Array> {
   const declared = Number(req.headers.get('content-length') ?? 0);
   if (declared > MAX_BODY_BYTES) throw tooLarge();
+  // With a length declared (kubectl always sends one; the HTTP server holds the body to it), read it
+  // whole: @hono/node-server then reads the socket directly instead of through a Web stream.
+  if (req.headers.has('content-length')) return new Uint8Array(await req.arrayBuffer());
   if (!req.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
