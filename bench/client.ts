@@ -90,6 +90,31 @@ export async function timedPool(count: number, concurrency: number, task: (i: nu
   return latencies;
 }
 
+/**
+ * Runs `task` one at a time, starting one every `everyMs` (at once when the last took longer), until
+ * `count` have run or `durationMs` has passed; returns each one's latency in ms. A latency probe that
+ * adds a steady, light load rather than queueing behind itself.
+ */
+export async function pacedProbe(task: () => Promise<unknown>, opts: { everyMs: number; count?: number; durationMs?: number }): Promise<number[]> {
+  const latencies: number[] = [];
+  const start = performance.now();
+  let next = start;
+  while ((opts.count === undefined || latencies.length < opts.count) && (opts.durationMs === undefined || performance.now() - start < opts.durationMs)) {
+    const wait = next - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    await task();
+    latencies.push(performance.now() - t0);
+    next = Math.max(next + opts.everyMs, t0);
+  }
+  return latencies;
+}
+
+/** Opens `connections` keep-alive connections (TLS handshakes done) by as many concurrent requests of `path`. */
+export async function warmUp(api: ApiClient, connections: number, path = '/healthz'): Promise<void> {
+  await Promise.all(Array.from({ length: connections }, () => api.request('GET', path)));
+}
+
 /** Each event of a watch response (newline-delimited JSON), with the time its chunk arrived (performance.now()). */
 export function onWatchEvents(res: IncomingMessage, onEvent: (event: { type: string; object: any }, at: number) => void): void {
   let pending = '';

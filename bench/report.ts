@@ -1,4 +1,4 @@
-// Latency samples and the table the benchmarks print.
+// Latency samples and the tables the benchmarks print.
 
 export interface Row {
   operation: string;
@@ -7,6 +7,8 @@ export interface Row {
   samples?: number[];
   /** Wall time of the whole step, in ms. */
   totalMs: number;
+  /** What else held during the step (shown in a last column when any row has one). */
+  note?: string;
 }
 
 /** Nearest-rank percentile of `sorted` (ascending), p in (0, 100]. */
@@ -20,18 +22,67 @@ export function summary(samples: number[]): { p50: number; p99: number } {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 
+/** Operations per second of a row: count over its wall time. */
+export const rate = (r: Row): number => (r.count * 1000) / r.totalMs;
+
 const ms = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(2));
 
-/** A Markdown table: operation | count | p50 ms | p99 ms | total s | ops/s. */
+/** A number with `digits` decimals, '-' when it is not finite. */
+export const fmt = (v: number, digits = 0): string => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+
+/** A Markdown table: the first column (and those in `left`) left-aligned, the others right-aligned. */
+export function markdownTable(head: string[], body: string[][], left: number[] = []): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const isLeft = (i: number) => i === 0 || left.includes(i);
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (isLeft(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const rule = '|' + widths.map((w, i) => (isLeft(i) ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  return [line(head), rule, ...body.map(line)].join('\n');
+}
+
+/** A Markdown table: operation | count | p50 ms | p99 ms | total s | ops/s (| note, when a row has one). */
 export function table(rows: Row[]): string {
-  const head = ['operation', 'count', 'p50 ms', 'p99 ms', 'total s', 'ops/s'];
+  const notes = rows.some((r) => r.note);
+  const head = ['operation', 'count', 'p50 ms', 'p99 ms', 'total s', 'ops/s', ...(notes ? ['during the step'] : [])];
   const body = rows.map((r) => {
     const s = r.samples ? summary(r.samples) : { p50: NaN, p99: NaN };
-    return [r.operation, String(r.count), ms(s.p50), ms(s.p99), (r.totalMs / 1000).toFixed(2), ((r.count * 1000) / r.totalMs).toFixed(0)];
+    return [r.operation, String(r.count), ms(s.p50), ms(s.p99), (r.totalMs / 1000).toFixed(2), rate(r).toFixed(0), ...(notes ? [r.note ?? ''] : [])];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-  return [line(head), '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...body.map(line)].join('\n');
+  return markdownTable(head, body, notes ? [6] : []);
+}
+
+/** One figure set against the raw libSQL floor under it and the goal it aims at. */
+export interface Figure {
+  figure: string;
+  value: number;
+  unit: 'ms' | '/s' | 'core';
+  /** The raw libSQL baseline for the same figure, in the same unit; `label` says what it is. */
+  raw?: { value: number; label: string };
+  goal?: { atMost?: number; atLeast?: number };
+}
+
+const withUnit = (v: number, unit: Figure['unit']) =>
+  unit === 'ms' ? `${fmt(v, v < 1 ? 3 : v < 100 ? 2 : 0)} ms` : unit === '/s' ? `${fmt(v, 0)}/s` : `${fmt(v * 100, v < 0.1 ? 2 : 1)}% of a core`;
+
+/**
+ * figure | measured | raw libSQL | measured / raw | goal | measured / goal | met.
+ * Both ratios are measured over the other figure, so for latencies and CPU lower is better, for
+ * throughput higher.
+ */
+export function figureTable(figures: Figure[]): string {
+  const body = figures.map((f) => {
+    const goal = f.goal?.atMost ?? f.goal?.atLeast;
+    const met = goal === undefined || !Number.isFinite(f.value) ? '' : (f.goal!.atMost !== undefined ? f.value <= goal : f.value >= goal) ? 'yes' : 'NO';
+    return [
+      f.figure,
+      withUnit(f.value, f.unit),
+      f.raw ? `${withUnit(f.raw.value, f.unit)} (${f.raw.label})` : '-',
+      f.raw ? `${fmt(f.value / f.raw.value, f.value / f.raw.value < 10 ? 2 : 0)}x` : '-',
+      goal === undefined ? '-' : `${f.goal!.atMost !== undefined ? '<=' : '>='} ${withUnit(goal, f.unit)}`,
+      goal === undefined ? '-' : `${fmt(f.value / goal, 2)}x`,
+      met,
+    ];
+  });
+  return markdownTable(['figure', 'measured', 'raw libSQL baseline (same run)', 'measured / raw', 'goal', 'measured / goal', 'goal met'], body, [2]);
 }
 
 /** A positive whole number from the environment variable `name`, or `fallback` when it is unset. */
