@@ -44,20 +44,15 @@ export interface ApplyOptions {
 export type UpdateOptions = Omit<ApplyOptions, 'force'>;
 
 /** Fields the API server sets itself: nobody owns them (Kubernetes' stripMeta). */
-const SYSTEM_FIELDS = [
-  ['f:apiVersion'],
-  ['f:kind'],
-  ...['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'generation', 'managedFields', 'resourceVersion'].map(
-    (f) => ['f:metadata', `f:${f}`],
-  ),
-].map((p) => JSON.stringify(p));
+// Fields the system sets, which no manager owns (nor anything beneath them).
+const SYSTEM_TOP = new Set(['apiVersion', 'kind']);
+const SYSTEM_METADATA = new Set(['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'generation', 'managedFields', 'resourceVersion']);
+const isSystemField = (schema: string, depth: number, field: string) =>
+  depth === 0 ? SYSTEM_TOP.has(field) : depth === 1 && schema === 'metadata' && SYSTEM_METADATA.has(field);
 
 const invalid = (message: string) => new PatchError(message, 422);
 
 // ---- paths -----------------------------------------------------------------
-
-/** Paths are stored as their JSON text; a descendant's text starts with this prefix. */
-const descendantPrefix = (key: string) => `${key.slice(0, -1)},`;
 
 function childSchema(schema: string, element: string): string {
   if (!element.startsWith('f:')) return `${schema}[]`;
@@ -103,38 +98,40 @@ class Schema {
    */
   nodes(obj: JsonObject, strict = false): Map<string, { value: unknown; leaf: boolean }> {
     const out = new Map<string, { value: unknown; leaf: boolean }>();
-    const visit = (v: unknown, path: string[], schema: string): void => {
+    // A path's key is its JSON text, "[el,el,...]"; a child's is its parent's inner text extended,
+    // so no path is copied or stringified whole on the way down.
+    const visit = (v: unknown, inner: string, schema: string, depth: number): void => {
       if (v === null || v === undefined) return;
-      const s = path.length ? this.at(schema) : undefined;
-      const add = (p: string[], value: unknown, leaf: boolean) => out.set(JSON.stringify(p), { value, leaf });
+      const s = depth ? this.at(schema) : undefined;
+      const child = (el: string) => (inner ? `${inner},${JSON.stringify(el)}` : JSON.stringify(el));
       if (isObject(v) && !s?.atomic) {
-        for (const [k, x] of Object.entries(v)) visit(x, [...path, `f:${k}`], childSchema(schema, `f:${k}`));
+        for (const [k, x] of Object.entries(v)) {
+          if (isSystemField(schema, depth, k)) continue;
+          visit(x, child(`f:${k}`), childSchema(schema, `f:${k}`), depth + 1);
+        }
       } else if (Array.isArray(v) && s?.key) {
         for (const item of v) {
           const el = this.itemKey(item, s);
           if (!el) {
-            if (strict) throw invalid(`${pathString(JSON.stringify(path))}: list item is missing its key field "${s.key}"`);
+            if (strict) throw invalid(`${pathString(`[${inner}]`)}: list item is missing its key field "${s.key}"`);
             continue;
           }
-          const p = [...path, el];
-          if (strict && out.has(JSON.stringify(p))) throw invalid(`${pathString(JSON.stringify(p))}: duplicate list item`);
-          add(p, item, false);
-          visit(item, p, `${schema}[]`);
+          const path = child(el);
+          if (strict && out.has(`[${path}]`)) throw invalid(`${pathString(`[${path}]`)}: duplicate list item`);
+          out.set(`[${path}]`, { value: item, leaf: false });
+          visit(item, path, `${schema}[]`, depth + 1);
         }
       } else if (Array.isArray(v) && s?.set) {
         for (const item of v) {
           if (typeof item === 'object' && item !== null) {
-            if (strict) throw invalid(`${pathString(JSON.stringify(path))}: a set holds primitives only`);
+            if (strict) throw invalid(`${pathString(`[${inner}]`)}: a set holds primitives only`);
             continue;
           }
-          add([...path, `v:${JSON.stringify(item)}`], item, true);
+          out.set(`[${child(`v:${JSON.stringify(item)}`)}]`, { value: item, leaf: true });
         }
-      } else if (path.length) add(path, v, true);
+      } else if (depth) out.set(`[${inner}]`, { value: v, leaf: true });
     };
-    visit(obj, [], '');
-    for (const key of [...out.keys()]) {
-      if (SYSTEM_FIELDS.some((sys) => key === sys || key.startsWith(descendantPrefix(sys)))) out.delete(key);
-    }
+    visit(obj, '', '', 0);
     return out;
   }
 
