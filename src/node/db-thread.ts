@@ -6,8 +6,8 @@
 // The file is in WAL mode, so reads never wait for a write.
 import type { Client, InStatement, ResultSet, Row, TransactionMode } from '@libsql/client';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { openClient } from '../store/db.js';
 import type { DbAnswer, DbCall, PlainResult } from './db-worker.js';
+import { SqliteFile } from './sqlite-file.js';
 import { startWorker } from './worker-script.js';
 
 type Endpoint = Worker | MessagePort;
@@ -51,8 +51,8 @@ class DbThread {
   private worker: Worker;
   private exited = false;
 
-  constructor(url: string, authToken: string | undefined, name: string) {
-    this.worker = startWorker('db-worker', { workerData: { url, authToken }, name });
+  constructor(path: string, name: string) {
+    this.worker = startWorker('db-worker', { workerData: { path }, name });
     this.link = new DbLink(this.worker);
     this.worker.on('error', (err) => this.link.fail(err));
     this.worker.on('exit', () => {
@@ -121,10 +121,10 @@ export type ThreadedClient = Client & {
   writerPort(): MessagePort;
 };
 
-/** The API's client: reads on one thread, writes on the writer thread. */
-export function threadedClient(url: string, authToken?: string): ThreadedClient {
-  const reader = new DbThread(url, authToken, 'skiff-db-read');
-  const writer = new DbThread(url, authToken, 'skiff-db-write');
+/** The API's client over a database file (its path): reads on one thread, writes on the writer thread. */
+export function threadedClient(path: string): ThreadedClient {
+  const reader = new DbThread(path, 'skiff-db-read');
+  const writer = new DbThread(path, 'skiff-db-write');
   const client = routedClient(reader.link.call, writer.link.call, async () => {
     await Promise.all([reader.close(), writer.close()]);
   });
@@ -132,13 +132,16 @@ export function threadedClient(url: string, authToken?: string): ThreadedClient 
 }
 
 /** The pass thread's client: reads on a connection of its own (on its own thread), writes through the writer thread. */
-export function passClient(url: string, writer: MessagePort): Client {
-  const local = openClient(url);
+export function passClient(path: string, writer: MessagePort): Client {
+  const local = new SqliteFile(path);
   const link = new DbLink(writer);
   writer.on('close', () => link.fail(new Error('the database writer thread has stopped')));
-  const read: Call = async (stmts, mode) => (mode === undefined ? [await local.execute(stmts[0])] : local.batch(stmts, mode));
+  const read: Call = async (stmts, mode) => (mode === undefined ? [local.execute(stmts[0])] : local.batch(stmts, mode)).map(resultSet);
   return routedClient(read, link.call, async () => {
     local.close();
     writer.close();
   });
 }
+
+/** The path of a `file:` URL. */
+export const filePath = (url: string): string => url.slice('file:'.length);

@@ -1,8 +1,8 @@
-// A database connection on a thread of its own (see db-thread.ts): runs one call at a time, in the
-// order they come, and answers with plain rows.
+// A connection to the database file on a thread of its own (see db-thread.ts), with its prepared
+// statements kept (sqlite-file.ts); answers with plain rows.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { InStatement, ResultSet, TransactionMode } from '@libsql/client';
-import { openClient } from '../store/db.js';
+import type { InStatement, TransactionMode } from '@libsql/client';
+import { SqliteFile } from './sqlite-file.js';
 
 export interface DbCall {
   id: number;
@@ -20,46 +20,32 @@ export interface PlainResult {
 
 export type DbAnswer = { id: number; results: PlainResult[] } | { id: number; error: { message: string; code?: string } };
 
-const { url, authToken } = workerData as { url: string; authToken?: string };
-const client = openClient(url, authToken);
+const { path } = workerData as { path: string };
+const db = new SqliteFile(path);
 const port = parentPort!;
 
-const plain = (rs: ResultSet): PlainResult => ({
-  columns: rs.columns,
-  values: rs.rows.map((r) => rs.columns.map((_, i) => r[i])),
-  rowsAffected: rs.rowsAffected,
-  lastInsertRowid: rs.lastInsertRowid,
-});
-
-// One queue for every caller (the API's thread, and the pass thread through an attached port), so
-// their writes never wait on each other inside SQLite.
-let queue = Promise.resolve();
+// Calls run one at a time, each to its end, in the order they arrive from every caller (the API's
+// thread, and the pass thread through an attached port): writes never wait on each other in SQLite.
 const serve = (reply: MessagePort | typeof port) => (call: DbCall) => {
-  queue = queue.then(async () => {
-    let answer: DbAnswer;
-    try {
-      const rs = call.mode === undefined ? [await client.execute(call.stmts[0])] : await client.batch(call.stmts, call.mode);
-      answer = { id: call.id, results: rs.map(plain) };
-    } catch (err) {
-      const e = err as { message?: string; code?: string };
-      answer = { id: call.id, error: { message: String(e.message ?? err), code: e.code } };
-    }
-    reply.postMessage(answer);
-  });
+  let answer: DbAnswer;
+  try {
+    answer = { id: call.id, results: call.mode === undefined ? [db.execute(call.stmts[0])] : db.batch(call.stmts, call.mode) };
+  } catch (err) {
+    const e = err as { message?: string; code?: string };
+    answer = { id: call.id, error: { message: String(e.message ?? err), code: e.code } };
+  }
+  reply.postMessage(answer);
 };
 const fromParent = serve(port);
 const attached = new Set<MessagePort>();
 port.on('message', (m: DbCall | { attach: MessagePort } | 'close') => {
   if (m === 'close') {
-    void queue.then(() => {
-      client.close();
-      for (const p of attached) p.close();
-      port.close();
-    });
+    db.close();
+    for (const p of attached) p.close();
+    port.close();
   } else if ('attach' in m) {
     attached.add(m.attach);
     m.attach.on('message', serve(m.attach));
     m.attach.on('close', () => attached.delete(m.attach));
-  }
-  else fromParent(m);
+  } else fromParent(m);
 });

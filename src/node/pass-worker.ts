@@ -10,7 +10,7 @@ import { PassScheduler, reconcile } from '../control/pass.js';
 import { systemClock } from '../store/clock.js';
 import { openClient } from '../store/db.js';
 import { Store } from '../store/store.js';
-import { passClient } from './db-thread.js';
+import { filePath, passClient } from './db-thread.js';
 
 export interface PassThreadData {
   url: string;
@@ -29,7 +29,7 @@ export type PassThreadCommand = 'kick' | 'stop';
 
 const { url, authToken, writer, control, intervalMs } = workerData as PassThreadData;
 const port = parentPort!;
-const store = new Store(writer ? passClient(url, writer) : openClient(url, authToken), systemClock);
+const store = new Store(writer ? passClient(filePath(url), writer) : openClient(url, authToken), systemClock);
 
 // Where the system lets it (Linux), this thread yields the CPU to the API's threads: passes are
 // background work, and with a backlog they would otherwise take a core from requests.

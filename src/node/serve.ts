@@ -18,7 +18,7 @@ import { ensureCredentials } from './certs.js';
 import { createNodeAdapter } from './http-adapter.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { migrateDatabase } from './migrate.js';
-import { threadedClient } from './db-thread.js';
+import { filePath, threadedClient } from './db-thread.js';
 import { PassThread } from './pass-thread.js';
 import type { RunningAgent, RuntimeChoice } from '../agent/agent.js';
 import { CredentialStore } from '../store/credentials.js';
@@ -64,7 +64,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const dbUrl = opts.db?.url ?? `file:${join(dataDir, 'skiff.db')}`;
   const authToken = opts.db?.authToken;
   await migrateDatabase(dbUrl, authToken);
-  const threaded = dbUrl.startsWith('file:') ? threadedClient(dbUrl) : undefined;
+  const threaded = dbUrl.startsWith('file:') ? threadedClient(filePath(dbUrl)) : undefined;
   const client: Client & { stop?: () => Promise<void> } = threaded ?? openClient(dbUrl, authToken);
   const store = new Store(client, systemClock);
 
