@@ -7,6 +7,7 @@ import type { Guard, Store, WriteOp } from '../store/store.js';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, qualified } from './status.js';
 import { mistypedFields, unknownFields } from './openapi/index.js';
 import { updateManagedFields } from './patch/index.js';
+import { clone } from '../kinds/clone.js';
 
 // The write path shared by create, update, patch and delete: system fields, defaults,
 // validation, spec/status separation, generation, and the conditional write itself.
@@ -109,7 +110,7 @@ export class ObjectWriter {
     checkKind(def, body);
     checkUnknownFields(def, body, opts);
     checkTypes(def, body);
-    const obj = structuredClone(checkMetadata(body));
+    const obj = clone(checkMetadata(body));
     const meta = (obj.metadata ??= {});
     if (def.namespaced) {
       if (meta.namespace !== undefined && meta.namespace !== '' && meta.namespace !== namespace) {
@@ -176,7 +177,7 @@ export class ObjectWriter {
     checkKind(def, next);
     checkUnknownFields(def, next, opts);
     checkTypes(def, next);
-    const obj = structuredClone(checkMetadata(next));
+    const obj = clone(checkMetadata(next));
     const meta = (obj.metadata ??= {});
     const oldMeta = old.metadata!;
     if (meta.name !== undefined && meta.name !== oldMeta.name) {
@@ -194,12 +195,12 @@ export class ObjectWriter {
     if (subresource === 'status') {
       // A status write changes status alone.
       obj.metadata = { ...oldMeta };
-      for (const [k, v] of Object.entries(old)) if (k !== 'status' && k !== 'metadata') obj[k] = structuredClone(v);
+      for (const [k, v] of Object.entries(old)) if (k !== 'status' && k !== 'metadata') obj[k] = clone(v);
     } else {
       const hasStatusResource = (def.subresources ?? []).includes('status');
       if (hasStatusResource) {
         if (old.status === undefined) delete obj.status;
-        else obj.status = structuredClone(old.status);
+        else obj.status = clone(old.status);
       }
       obj.metadata = {
         ...meta,
@@ -280,7 +281,7 @@ export class ObjectWriter {
     // Namespaces always go through the namespace controller, which empties them first.
     if (def.kind === 'Namespace') {
       if (meta.deletionTimestamp) return { object: old, gone: false };
-      const obj = structuredClone(old);
+      const obj = clone(old);
       obj.metadata!.deletionTimestamp = this.now();
       obj.status = { ...(obj.status as object), phase: 'Terminating' };
       return update(obj);

@@ -11,6 +11,7 @@ import { proxy } from './proxy.js';
 import { ApiError, badRequest, conflict, notFound, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { PolledChanges, watchOptionsFrom, watchResponse, type WatchPolling, type WatchSource } from './watch.js';
+import { clone } from '../kinds/clone.js';
 
 // The REST verbs on one resource path: get, list, watch, create, update, patch, delete,
 // deletecollection, and the status, scale, binding and eviction subresources.
@@ -269,7 +270,7 @@ export class ResourceHandler {
       }
       const pinned = (scale.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
       if (pinned && pinned !== old.metadata?.resourceVersion) throw conflict('deployments', def.group, name);
-      const next = structuredClone(old);
+      const next = clone(old);
       (next.spec as { replicas: number }).replicas = replicas as number;
       try {
         const obj = this.writer.prepareUpdate(def, old, next, undefined, opts);
@@ -292,7 +293,7 @@ export class ResourceHandler {
     const spec = old.spec as { nodeName?: string };
     if (spec.nodeName) throw conflict('pods', '', rp.name!, `pod ${rp.name} is already assigned to node "${spec.nodeName}"`);
     if (old.metadata?.deletionTimestamp) throw conflict('pods', '', rp.name!, `pod ${rp.name} is being deleted, cannot be assigned to a host`);
-    const next = structuredClone(old);
+    const next = clone(old);
     (next.spec as { nodeName?: string }).nodeName = target.name;
     const status = (next.status ??= {}) as { conditions?: Record<string, unknown>[] };
     status.conditions = [

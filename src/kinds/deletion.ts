@@ -1,4 +1,5 @@
 import type { KObject } from './types.js';
+import { clone } from './clone.js';
 
 /**
  * Seconds a deletion waits for a node to stop the object: pods bound to a node and not yet
@@ -14,7 +15,7 @@ export function gracePeriodSeconds(kind: string, obj: KObject, requested?: numbe
 
 /** `obj` marked as being deleted at `now` with the given grace period and extra finalizers. */
 export function markDeleted(obj: KObject, now: Date, grace: number, addFinalizers: string[] = []): KObject {
-  const next = structuredClone(obj);
+  const next = clone(obj);
   const meta = next.metadata!;
   meta.deletionTimestamp ??= new Date(now.getTime() + grace * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   meta.deletionGracePeriodSeconds = grace;

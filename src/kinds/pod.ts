@@ -7,6 +7,7 @@ import { defaultPodSpec, validatePodSpec } from './podspec.js';
 import { podSummary } from './pod-summary.js';
 import { milliValue } from './quantity.js';
 import { deepEqual, forbidden, goValue, inclusiveRangeError, invalid, required, validateMetadata } from './validation.js';
+import { clone } from './clone.js';
 
 /** default-not-ready-toleration-seconds / default-unreachable-toleration-seconds. */
 export const DEFAULT_TOLERATION_SECONDS = 300;
@@ -116,7 +117,7 @@ function validatePodSpecUpdate(spec: any, oldSpec: any): Cause[] {
   if (deepEqual(spec, oldSpec)) return causes;
 
   // Put back what may change, then anything left over is a forbidden change.
-  const munged = structuredClone(spec);
+  const munged = clone(spec);
   for (const list of ['containers', 'initContainers'] as const) {
     (munged[list] ?? []).forEach((c: any, i: number) => { c.image = oldSpec[list][i].image; });
   }

@@ -2,6 +2,7 @@
 // engine here shares. Engines work on a private deep copy of the current object
 // and copy every value they take from a patch, so neither input is ever changed
 // and the result shares nothing with them (callers default it in place).
+import { clone } from '../../kinds/clone.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -23,10 +24,11 @@ export const own = (o: JsonObject, key: string): unknown => (Object.hasOwn(o, ke
 
 /** Sets an own data property (assignment to "__proto__" would change the prototype instead). */
 export function put(o: JsonObject, key: string, value: unknown): void {
-  Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+  else o[key] = value;
 }
 
-export const clone = <T>(v: T): T => structuredClone(v);
+export { clone } from '../../kinds/clone.js';
 
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
