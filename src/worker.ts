@@ -82,7 +82,8 @@ function setup(env: WorkerEnv): Isolate {
   if (isolate?.url === env.LIBSQL_URL) return isolate;
   // No client-side concurrency limit (the client's default is 20 across the isolate): a request queued behind
   // another request's database call would be resumed from that request's context, which workerd reports as hung.
-  const store = new Store(createClient({ url: env.LIBSQL_URL, authToken: env.LIBSQL_AUTH_TOKEN, concurrency: Infinity }), systemClock);
+  // Each request commits on its own: workerd cancels a request that waits on another's database call.
+  const store = new Store(createClient({ url: env.LIBSQL_URL, authToken: env.LIBSQL_AUTH_TOKEN, concurrency: Infinity }), systemClock, false);
   const settings = settingsOf(env);
   const { control } = settings;
   const self: Isolate = {
