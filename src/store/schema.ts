@@ -25,7 +25,12 @@ export const objects = sqliteTable(
     index('objects_owner').on(t.ownerUid),
     // Counts an owner's live pods from the index alone (the guard on every pod a ReplicaSet creates).
     index('objects_live_owner').on(t.ownerUid, t.kind).where(sql`json_extract(object, '$.metadata.deletionTimestamp') IS NULL`),
-    index('objects_node').on(t.kind, t.nodeName),
+    // With rv: a node's pods counted and their resourceVersions summed from the index alone (what
+    // the scheduler's binding guard compares with what it read). Only when node_name is matched, not
+    // read: SQLite computes a VIRTUAL column's value from the row (parsing the object), index or not.
+    index('objects_node').on(t.kind, t.nodeName, t.rv),
+    // The pods waiting for a node, by uid: what the scheduler compares with its back-off rows.
+    index('objects_unbound').on(t.uid).where(sql`kind = 'Pod' AND COALESCE(node_name, '') = ''`),
     // Finds the few objects being deleted (owners the garbage collector finishes) without scanning all.
     index('objects_deleting').on(t.kind).where(sql`json_extract(object, '$.metadata.deletionTimestamp') IS NOT NULL`),
   ],
@@ -86,3 +91,33 @@ export const nodeCredentials = sqliteTable(
   },
   (t) => [uniqueIndex('node_credentials_token').on(t.tokenHash)],
 );
+
+// The scheduler's back-off (kube-scheduler's backoffQ and unschedulablePods, kept here because a pass
+// keeps no memory): a row per pod without a node that the scheduler tried and could not place,
+// `attempts` times so far, the last at `tried_at` (ms since the epoch) over the cluster as of change-log
+// revision `tried_rev`. A row with `attempts` 0 is a pod the scheduler does not place (gated, another
+// scheduler's, being deleted), as its resourceVersion was `tried_rev`. The scheduler deletes the rows
+// of pods it binds, and those of pods gone or bound elsewhere once it comes to them.
+export const scheduleBackoff = sqliteTable(
+  'schedule_backoff',
+  {
+    uid: text('uid').primaryKey(),
+    attempts: integer('attempts').notNull(),
+    triedAt: integer('tried_at').notNull(),
+    triedRev: integer('tried_rev').notNull(),
+  },
+  (t) => [
+    // Pods tried before the latest change that could let them fit; pods tried 5 minutes ago.
+    index('schedule_backoff_rev').on(t.triedRev).where(sql`attempts > 0`),
+    index('schedule_backoff_at').on(t.triedAt).where(sql`attempts > 0`),
+    index('schedule_backoff_ignored').on(t.uid, t.triedRev).where(sql`attempts = 0`),
+  ],
+);
+
+// One row: the change-log revision of the latest write that could let a pod that found no node fit
+// (kube-scheduler's move request): a Node added, or changed in what the scheduler reads of it (not its
+// heartbeats); a pod bound to a node deleted or finished. The store sets it with those writes.
+export const scheduleMoves = sqliteTable('schedule_moves', {
+  id: integer('id').primaryKey(),
+  rev: integer('rev').notNull(),
+});

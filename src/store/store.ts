@@ -17,10 +17,26 @@ export type WriteOp =
   | { op: 'create'; object: KObject; requireNamespace?: boolean; guard?: Guard }
   | { op: 'update'; object: KObject; rv: number; guard?: Guard }
   | { op: 'delete'; kind: string; namespace: string; name: string; rv: number; guard?: Guard }
-  | { op: 'event'; object: KObject };
+  | { op: 'event'; object: KObject }
+  /**
+   * Set-based writes: many objects in one statement. A statement's preparation (the change-log
+   * triggers compiled in) costs several times its execution per row, so a controller writing
+   * thousands of objects writes them a few statements at a time. Each object still gets its own
+   * resourceVersion and change; the outcome counts the objects written (`changed`).
+   * `updates`: each item conditional on its `rv`, and on `guard`, which is evaluated per item, before
+   * any is written, and may read the item's `with` (as JSON) as `v.w`.
+   * `creates`: conditional on absence (an object whose name or uid is taken is skipped), on `guard`,
+   * evaluated before any is written, and where asked, on a live namespace.
+   * `events`: as `event`, each.
+   */
+  | { op: 'updates'; items: { object: KObject; rv: number; with?: unknown }[]; guard?: Guard }
+  | { op: 'creates'; objects: KObject[]; requireNamespace?: boolean; guard?: Guard }
+  | { op: 'events'; objects: KObject[] }
+  /** A statement of the writer's own over its own tables (not `objects`), in the same transaction. */
+  | { op: 'exec'; sql: string; args: (string | number | null)[] };
 
 /** Outcome of one write: the object as stored (with its new resourceVersion), or `conflict` when its condition failed. */
-export type WriteResult = { ok: true; object?: KObject; rv: number } | { ok: false };
+export type WriteResult = { ok: true; object?: KObject; rv: number; changed?: number } | { ok: false };
 
 export interface ChangeEvent {
   rev: number;
@@ -93,9 +109,14 @@ export class Store {
   /** Round trips issued, for tests and benchmarks that count them. */
   roundTrips = 0;
 
+  /**
+   * @param groupCommit whether concurrent commits may share a transaction. Not on Workers: there a
+   * request waiting on another request's database call is cancelled as hung.
+   */
   constructor(
     readonly client: Client,
     readonly clock: Clock,
+    private readonly groupCommit = true,
   ) {}
 
   /** Create the namespaces Kubernetes starts with. Idempotent. */
@@ -211,6 +232,7 @@ export class Store {
    */
   commit(ops: WriteOp[]): Promise<WriteResult[]> {
     if (ops.length === 0) return Promise.resolve([]);
+    if (!this.groupCommit) return this.write(ops);
     return new Promise((resolve, reject) => {
       this.waiting.push({ ops, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -241,49 +263,16 @@ export class Store {
 
   private async write(ops: WriteOp[]): Promise<WriteResult[]> {
     const stmts: InStatement[] = [];
-    for (const w of ops) {
-      const guard = 'guard' in w && w.guard ? [w.guard] : [];
-      const and = guard.map((g) => ` AND (${g.sql})`).join('');
-      const guardArgs = guard.flatMap((g) => g.args);
-      if (w.op === 'delete') {
-        stmts.push({
-          sql: `DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?${and}`,
-          args: [w.kind, w.namespace, w.name, w.rv, ...guardArgs],
-        });
-      } else if (w.op === 'create') {
-        const args = [...keyOf(w.object), String(w.object.metadata?.uid), controllerUid(w.object), serialise(w.object), summaryOf(w.object)];
-        // Namespaced objects are created only in a namespace that exists and is not terminating.
-        const live = w.requireNamespace
-          ? " AND EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)"
-          : '';
-        stmts.push({
-          sql: `INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary) SELECT ?, ?, ?, ?, 0, ?, ?, ? WHERE 1${live}${and}`,
-          args: [...args, ...(w.requireNamespace ? [w.object.metadata?.namespace ?? ''] : []), ...guardArgs],
-        });
-      } else if (w.op === 'event') {
-        stmts.push({
-          sql: `INSERT INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary) VALUES (?, ?, ?, ?, 0, NULL, ?, NULL)
-            ON CONFLICT (kind, namespace, name) DO UPDATE SET object = json_set(objects.object,
-              '$.count', COALESCE(json_extract(objects.object, '$.count'), 1) + 1,
-              '$.lastTimestamp', json_extract(excluded.object, '$.lastTimestamp'))`,
-          args: [...keyOf(w.object), String(w.object.metadata?.uid), serialise(w.object)],
-        });
-      } else {
-        stmts.push({
-          sql: `UPDATE objects SET object = ?, owner_uid = ?, summary = ? WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?${and}`,
-          args: [serialise(w.object), controllerUid(w.object), summaryOf(w.object), ...keyOf(w.object), w.rv, ...guardArgs],
-        });
-      }
-      stmts.push('SELECT rev FROM revision WHERE id = 1');
-    }
+    for (const w of ops) stmts.push(...opStatements(w));
     const rs = await this.batch(stmts, 'write');
     const results = ops.map((w, i): WriteResult => {
+      if (w.op === 'updates' || w.op === 'creates' || w.op === 'events' || w.op === 'exec') return { ok: true, rv: Number(rs[2 * i + 1].rows[0].rev), changed: rs[2 * i].rowsAffected };
       if (rs[2 * i].rowsAffected !== 1) return { ok: false };
       const rv = Number(rs[2 * i + 1].rows[0].rev);
       if (w.op === 'delete' || w.op === 'event') return { ok: true, rv };
       return { ok: true, rv, object: { ...w.object, metadata: { ...w.object.metadata, resourceVersion: String(rv) } } };
     });
-    if (results.some((r) => r.ok)) this.notifyCommitted();
+    if (results.some((r) => r.ok && r.changed !== 0)) this.notifyCommitted();
     return results;
   }
 
@@ -378,3 +367,160 @@ const leaseRelease = (holder: string): InStatement[] => [
   { sql: 'SELECT wanted FROM pass_lease WHERE id = 1 AND holder = ?', args: [holder] },
   { sql: 'UPDATE pass_lease SET expires = 0, wanted = 0 WHERE id = 1 AND holder = ?', args: [holder] },
 ];
+
+// ---- the statements of one write
+
+/** The revision the write is about to get: set in the statement itself, so the change-log trigger does not write the row again. */
+const NEXT_REV = '(SELECT rev + 1 FROM revision WHERE id = 1)';
+const REVISION = 'SELECT rev FROM revision WHERE id = 1';
+
+/** `(?, ?, ...)` for each row, for a VALUES list. */
+const placeholders = (rows: unknown[][]) => rows.map((r) => `(${r.map(() => '?').join(', ')})`).join(', ');
+
+/** An Event written again under its name is counted once more. */
+const EVENT_COUNTED = `ON CONFLICT (kind, namespace, name) DO UPDATE SET rv = excluded.rv, object = json_set(objects.object,
+  '$.count', COALESCE(json_extract(objects.object, '$.count'), 1) + 1,
+  '$.lastTimestamp', json_extract(excluded.object, '$.lastTimestamp'))`;
+
+/** What the scheduler reads of a Node (scheduler-reads.ts), as JSON, of the Node object `o` (SQL). */
+const nodeSchedulingView = (o: string) => `json_array(${o} -> '$.metadata.labels', ${o} -> '$.spec.taints', ${o} ->> '$.spec.unschedulable',
+  COALESCE(${o} -> '$.status.allocatable', ${o} -> '$.status.capacity'),
+  (SELECT rc.value ->> '$.status' FROM json_each(${o}, '$.status.conditions') rc WHERE rc.value ->> '$.type' = 'Ready'))`;
+
+/** `what` (SQL over the change row `c`) of the change the write just made (the newest). */
+const justWritten = (what: string) => `(SELECT ${what} FROM changes c WHERE c.rev = (SELECT rev FROM revision WHERE id = 1))`;
+
+/** `what` of the object's change before it (args ?1, ?2, ?3: kind, namespace, name); NULL when none is kept. */
+const writtenBefore = (what: string) => `(SELECT ${what} FROM changes c WHERE c.kind = ?1 AND c.namespace = ?2 AND c.name = ?3
+  AND c.rev < (SELECT rev FROM revision WHERE id = 1) ORDER BY c.rev DESC LIMIT 1)`;
+
+/**
+ * In place of the revision statement, for a write that may let a pod that found no node fit: records
+ * the write's revision in schedule_moves when it happened and `relevant` (SQL) holds, and answers the
+ * revision as the revision statement does. Only these writes pay for the check.
+ */
+const moves = (relevant: string, args: (string | number)[] = []): InStatement => ({
+  sql: `UPDATE schedule_moves SET rev = CASE WHEN changes() > 0 AND (${relevant}) THEN (SELECT rev FROM revision WHERE id = 1) ELSE rev END
+    WHERE id = 1 RETURNING (SELECT rev FROM revision WHERE id = 1) AS rev`,
+  args,
+});
+
+const FINISHED = ['Succeeded', 'Failed'];
+
+/** A pod bound to a node that has finished (Succeeded or Failed). */
+function finishedOnNode(o: KObject): boolean {
+  const pod = o as { spec?: { nodeName?: string }; status?: { phase?: string } };
+  return !!pod.spec?.nodeName && FINISHED.includes(pod.status?.phase ?? '');
+}
+
+/**
+ * What may let a pod that found no node fit, as kube-scheduler's queue moves pods on it: a Node added, or
+ * changed in what the scheduler reads of it (not its heartbeats); a pod bound to a node deleted or
+ * finished. Undefined for any other write.
+ */
+function schedulingMove(w: WriteOp): InStatement | undefined {
+  if (w.op === 'updates' || w.op === 'creates') {
+    // Conservatively, any of them (set-based writes are the controllers' own: pods bound or created).
+    const objects = w.op === 'updates' ? w.items.map((it) => it.object) : w.objects;
+    return objects.some((o) => o.kind === 'Node' || (o.kind === 'Pod' && w.op === 'updates' && finishedOnNode(o))) ? moves('1') : undefined;
+  }
+  if (w.op === 'create') return keyOf(w.object)[0] === 'Node' ? moves('1') : undefined;
+  if (w.op === 'delete') return w.kind === 'Pod' ? moves(`COALESCE(${justWritten("c.object ->> '$.spec.nodeName'")}, '') != ''`) : undefined;
+  if (w.op !== 'update') return undefined;
+  const key = keyOf(w.object);
+  if (key[0] === 'Node') return moves(`${justWritten(nodeSchedulingView('c.object'))} IS NOT ${writtenBefore(nodeSchedulingView('c.object'))}`, key);
+  if (key[0] === 'Pod' && finishedOnNode(w.object)) {
+    return moves(`COALESCE(${writtenBefore("c.object ->> '$.status.phase'")}, '') NOT IN ('Succeeded', 'Failed')`, key);
+  }
+  return undefined;
+}
+
+/**
+ * The statements of one write in a write batch: the write itself, whose rowsAffected says whether it
+ * happened, then one whose first row's `rev` is the revision after it (the write's resourceVersion).
+ */
+function opStatements(w: WriteOp): [InStatement, InStatement] {
+  if (w.op === 'exec') return [{ sql: w.sql, args: w.args }, REVISION];
+  const guard = 'guard' in w && w.guard ? [w.guard] : [];
+  const and = guard.map((g) => ` AND (${g.sql})`).join('');
+  const guardArgs = guard.flatMap((g) => g.args);
+  const revision = schedulingMove(w) ?? REVISION;
+  // Set-based: the rows as a VALUES list, bound parameters each (cheaper than JSON to take apart).
+  // Each row gets the next rv as the statement sees it, and the trigger gives each its own.
+  if (w.op === 'updates') {
+    const rows = w.items.map(({ object, rv, with: extra }) => [
+      ...keyOf(object), rv, serialise(object), controllerUid(object), summaryOf(object), extra === undefined ? null : JSON.stringify(extra),
+    ]);
+    return [
+      {
+        sql: `WITH v (k, ns, n, rv, o, ow, s, w) AS (VALUES ${placeholders(rows)})
+          UPDATE objects SET object = v.o, owner_uid = v.ow, summary = v.s, rv = ${NEXT_REV}
+          FROM v WHERE objects.kind = v.k AND objects.namespace = v.ns AND objects.name = v.n AND objects.rv = v.rv${and}`,
+        args: [...rows.flat(), ...guardArgs],
+      },
+      revision,
+    ];
+  }
+  if (w.op === 'creates') {
+    const rows = w.objects.map((o) => [...keyOf(o), String(o.metadata?.uid), controllerUid(o), serialise(o), summaryOf(o)]);
+    const live = w.requireNamespace
+      ? " AND EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = v.ns AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)"
+      : '';
+    return [
+      {
+        sql: `WITH v (k, ns, n, uid, ow, o, s) AS (VALUES ${placeholders(rows)})
+          INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary)
+          SELECT v.k, v.ns, v.n, v.uid, ${NEXT_REV}, v.ow, v.o, v.s FROM v WHERE 1${live}${and}`,
+        args: [...rows.flat(), ...guardArgs],
+      },
+      revision,
+    ];
+  }
+  if (w.op === 'events') {
+    const rows = w.objects.map((o) => [...keyOf(o), String(o.metadata?.uid), serialise(o)]);
+    return [
+      {
+        sql: `WITH v (k, ns, n, uid, o) AS (VALUES ${placeholders(rows)})
+          INSERT INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary)
+          SELECT v.k, v.ns, v.n, v.uid, ${NEXT_REV}, NULL, v.o, NULL FROM v WHERE true
+          ${EVENT_COUNTED}`,
+        args: rows.flat(),
+      },
+      revision,
+    ];
+  }
+  if (w.op === 'delete') {
+    return [{ sql: `DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?${and}`, args: [w.kind, w.namespace, w.name, w.rv, ...guardArgs] }, revision];
+  }
+  if (w.op === 'create') {
+    const args = [...keyOf(w.object), String(w.object.metadata?.uid), controllerUid(w.object), serialise(w.object), summaryOf(w.object)];
+    // Namespaced objects are created only in a namespace that exists and is not terminating.
+    const live = w.requireNamespace
+      ? " AND EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)"
+      : '';
+    return [
+      {
+        sql: `INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary) SELECT ?, ?, ?, ?, ${NEXT_REV}, ?, ?, ? WHERE 1${live}${and}`,
+        args: [...args, ...(w.requireNamespace ? [w.object.metadata?.namespace ?? ''] : []), ...guardArgs],
+      },
+      revision,
+    ];
+  }
+  if (w.op === 'event') {
+    return [
+      {
+        sql: `INSERT INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary) VALUES (?, ?, ?, ?, ${NEXT_REV}, NULL, ?, NULL)
+          ${EVENT_COUNTED}`,
+        args: [...keyOf(w.object), String(w.object.metadata?.uid), serialise(w.object)],
+      },
+      revision,
+    ];
+  }
+  return [
+    {
+      sql: `UPDATE objects SET object = ?, owner_uid = ?, summary = ?, rv = ${NEXT_REV} WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?${and}`,
+      args: [serialise(w.object), controllerUid(w.object), summaryOf(w.object), ...keyOf(w.object), w.rv, ...guardArgs],
+    },
+    revision,
+  ];
+}
