@@ -1,15 +1,17 @@
 // `npm run bench:control`: the reconcile pass at cluster scale, straight against a libSQL file (no
 // HTTP). Nodes, leases and pods are written directly through the store; the kubelet is simulated
 // by set-based SQL between passes; time moves on a ManualClock, so passes run back to back. For
-// each size it prints one table: the scheduler binding pending (ownerless) pods, a Deployment
-// scaled from 0, a pass with nothing to do after each, 10% of nodes lost until their pods'
-// replacements are bound, and two raw-SQL baselines rewriting as many pod rows in the same
-// database (through its change-log triggers, as every write is). Times are of the passes alone,
+// each size it prints one table: the scheduler binding pending (ownerless) pods, a backlog of pods
+// no node takes (tried once each, then a pass with nothing changed), a Deployment scaled from 0, a
+// pass with nothing to do after each, 10% of nodes lost until their pods' replacements are bound,
+// and raw-SQL baselines writing as many rows in the same database (through its change-log triggers,
+// as every write is). Then the goals, each beside what was measured. Times are of the passes alone,
 // each timed per controller; the heap is V8's used heap, sampled at every database call and
 // controller, from a collected baseline. Not part of npm test.
-//   BENCH_SIZES ("1000x10000,5000x100000")   NODESxPODS, comma-separated
-//   BENCH_STEPS ("scheduler,deployment,nodeloss")
+//   BENCH_SIZES ("1000x10000,5000x20000")    NODESxPODS, comma-separated
+//   BENCH_STEPS ("scheduler,backlog,deployment,nodeloss")
 //       scheduler: bind pending pods, the raw baselines, an idle pass over them
+//       backlog: as many pods no node takes, each tried once, then a pass with nothing changed
 //       deployment: scale a Deployment from 0, an idle pass over it
 //       nodeloss: lose 10% of the nodes under that Deployment (needs deployment)
 //   BENCH_MAX_PASSES (200)                     give up on a step after this many passes (a pass does at most batchSize)
@@ -20,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Client } from '@libsql/client';
-import { defaultControlOptions, PassContext } from '../src/control/context.js';
+import { defaultControlOptions, eventObject, PassContext } from '../src/control/context.js';
 import { CONTROLLERS } from '../src/control/pass.js';
 import { addDefaultTolerations } from '../src/kinds/pod.js';
 import { kindNamed } from '../src/kinds/registry.js';
@@ -37,7 +39,7 @@ interface Size {
 }
 
 function sizesFromEnv(): Size[] {
-  const raw = process.env.BENCH_SIZES || '1000x10000,5000x100000';
+  const raw = process.env.BENCH_SIZES || '1000x10000,5000x20000';
   return raw.split(',').map((s) => {
     const m = /^\s*(\d+)x(\d+)\s*$/.exec(s);
     if (!m || Number(m[1]) < 10 || Number(m[2]) < 1) throw new Error(`BENCH_SIZES entries are NODESxPODS with at least 10 nodes, got "${s}"`);
@@ -45,8 +47,8 @@ function sizesFromEnv(): Size[] {
   });
 }
 
-type Step = 'scheduler' | 'deployment' | 'nodeloss';
-const STEPS: Step[] = ['scheduler', 'deployment', 'nodeloss'];
+type Step = 'scheduler' | 'backlog' | 'deployment' | 'nodeloss';
+const STEPS: Step[] = ['scheduler', 'backlog', 'deployment', 'nodeloss'];
 
 function stepsFromEnv(): Set<Step> {
   const names = (process.env.BENCH_STEPS || STEPS.join(',')).split(',').map((s) => s.trim());
@@ -87,13 +89,16 @@ const nodeName = (i: number) => `node-${String(i).padStart(5, '0')}`;
 
 const CONTAINER = { name: 'app', image: 'nginx:1.27', resources: { requests: { cpu: '10m', memory: '16Mi' } } };
 
+/** A node selector no node matches: pods with it are unschedulable. */
+const NOWHERE = { 'bench.skiff.dev/nowhere': 'true' };
+
 /** A pending pod as the API server would store it (defaults and default tolerations applied). */
-function podObject(name: string, now: Date): KObject {
+function podObject(name: string, now: Date, nodeSelector?: Record<string, string>): KObject {
   const pod: KObject = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: NS, uid: crypto.randomUUID(), creationTimestamp: stamp(now), labels: { app: 'bench' } },
-    spec: { containers: [structuredClone(CONTAINER)] },
+    spec: { containers: [structuredClone(CONTAINER)], ...(nodeSelector ? { nodeSelector } : {}) },
   };
   kindNamed('Pod')!.defaults!(pod);
   addDefaultTolerations(pod.spec, opts.defaultNotReadyTolerationSeconds, opts.defaultUnreachableTolerationSeconds);
@@ -119,13 +124,15 @@ interface PassStats {
   writes: number;
   /** Objects written by each pass. */
   passWrites: number[];
+  /** Pods the scheduler tried to place (placed or not). */
+  attempts: number;
   /** ms per controller (and compaction), summed over the passes. */
   perController: Map<string, number>;
   converged: boolean;
 }
 
 function emptyStats(): PassStats {
-  return { passes: 0, passMs: 0, roundTrips: 0, writes: 0, passWrites: [], perController: new Map(), converged: false };
+  return { passes: 0, passMs: 0, roundTrips: 0, writes: 0, passWrites: [], attempts: 0, perController: new Map(), converged: false };
 }
 
 /** A cluster in a fresh database: the store, its clock, and the raw client for setup and checks. */
@@ -190,6 +197,7 @@ class Cluster {
     stats.passes++;
     stats.roundTrips += this.store.roundTrips - before;
     stats.writes += ctx.writes;
+    stats.attempts += ctx.schedulingAttempts;
     stats.passWrites.push(ctx.writes);
     return ctx.writes;
   }
@@ -288,24 +296,70 @@ async function bindPending(c: Cluster): Promise<Measured> {
 interface Baseline {
   statementMs: number;
   batchMs: number;
+  /** The scheduler's writes: each pod rewritten and an Event inserted for it, one statement each. */
+  writesMs: number;
 }
 
-/** As many pod rows rewritten by plain SQL in the same database (its triggers and change log included). */
+/**
+ * As many pod rows rewritten by plain SQL in the same database (its triggers and change log
+ * included): in one statement, and by key in one batch; then the scheduler's writes, as plain SQL by
+ * key in one batch: each pod rewritten (bound) and an Event written for it.
+ */
 async function rawUpdates(c: Cluster): Promise<Baseline> {
   const t0 = performance.now();
   await c.raw.execute("UPDATE objects SET object = json_set(object, '$.spec.nodeName', node_name) WHERE kind = 'Pod'");
   const statementMs = performance.now() - t0;
-  const rows = await c.raw.execute("SELECT namespace, name, object FROM objects WHERE kind = 'Pod'");
+  const rows = await c.raw.execute("SELECT namespace, name, uid, object FROM objects WHERE kind = 'Pod'");
   const stmts = rows.rows.map((r) => ({ sql: "UPDATE objects SET object = ? WHERE kind = 'Pod' AND namespace = ? AND name = ?", args: [r.object, r.namespace, r.name] }));
   const t1 = performance.now();
   await c.raw.batch(stmts, 'write');
-  return { statementMs, batchMs: performance.now() - t1 };
+  const batchMs = performance.now() - t1;
+  const now = stamp(c.clock.now());
+  const writes = rows.rows.flatMap((r, i) => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: String(r.name), namespace: String(r.namespace), uid: String(r.uid) } };
+    const event = eventObject({ involved: pod, type: 'Normal', reason: 'Scheduled', message: `Successfully assigned ${r.namespace}/${r.name} to ${c.nodeNames[i % c.nodeNames.length]}`, component: 'raw' }, now);
+    return [
+      stmts[i],
+      {
+        sql: "INSERT INTO objects (kind, namespace, name, uid, rv, object) VALUES ('Event', ?, ?, ?, 0, ?)",
+        args: [event.metadata!.namespace!, event.metadata!.name!, event.metadata!.uid!, JSON.stringify(event)],
+      },
+    ];
+  });
+  const t2 = performance.now();
+  await c.raw.batch(writes, 'write');
+  return { statementMs, batchMs, writesMs: performance.now() - t2 };
 }
 
 /** Back to an empty cluster (nodes and leases only), its change log compacted outside any measurement. */
 async function clearPods(c: Cluster): Promise<void> {
   await c.raw.execute("DELETE FROM objects WHERE kind IN ('Pod', 'Event')");
+  await c.raw.execute('DELETE FROM schedule_backoff');
   await c.store.compact(opts.changeLogSize);
+}
+
+/**
+ * As many pods as the size has that no node takes (a nodeSelector nothing matches): passes until each
+ * was tried once (and said why it waits), then one pass with nothing changed, which should try none.
+ */
+async function unschedulableBacklog(c: Cluster): Promise<{ tried: Measured; idle: Measured }> {
+  const now = c.clock.now();
+  const width = String(c.size.pods).length;
+  await c.commitInBatches(Array.from({ length: c.size.pods }, (_, i) => ({ op: 'create' as const, object: podObject(`stuck-${String(i).padStart(width, '0')}`, now, NOWHERE) })));
+  const tried = await measured(c, `backlog: ${c.size.pods} pods no node takes, each tried once`, c.size.pods, () => c.settle());
+  if (tried.stats.attempts !== c.size.pods) tried.problem = `${tried.stats.attempts} attempts`;
+  // Their back-off (10 s at most) is over; nothing changed (the kubelets renew their leases).
+  c.clock.advance(15_000);
+  await c.renewLeases();
+  const idle = await measured(c, `backlog: one pass over ${c.size.pods} unschedulable pods, nothing changed`, c.size.pods, async () => {
+    const stats = emptyStats();
+    stats.converged = (await c.pass(stats)) === 0;
+    return stats;
+  });
+  if (idle.problem) idle.problem = `it wrote ${idle.stats.writes} objects`;
+  if (idle.stats.attempts) idle.problem = `${idle.stats.attempts} pods tried`;
+  await clearPods(c);
+  return { tried: { ...tried, rate: false }, idle: { ...idle, rate: false } };
 }
 
 /** A Deployment created at 0 replicas and settled, then scaled to every pod: passes until all are bound. */
@@ -377,14 +431,15 @@ function measuredRow(m: Measured): string[] {
     String(s.passes),
     String(s.roundTrips),
     String(s.writes),
+    String(s.attempts),
     s.passMs.toFixed(0),
     m.rate && s.passMs ? ((m.pods * 1000) / s.passMs).toFixed(0) : '-',
     `${MiB(m.heapBase).toFixed(0)} / ${MiB(m.heapPeak).toFixed(0)}`,
   ];
 }
 
-function baselineRow(step: string, pods: number, ms: number): string[] {
-  return [step, String(pods), '-', '1', String(pods), ms.toFixed(0), ((pods * 1000) / ms).toFixed(0), '-'];
+function baselineRow(step: string, pods: number, ms: number, writes = pods): string[] {
+  return [step, String(pods), '-', '1', String(writes), '-', ms.toFixed(0), ((pods * 1000) / ms).toFixed(0), '-'];
 }
 
 /** Where the pass time of each step went, per controller. */
@@ -397,9 +452,19 @@ function breakdown(steps: Measured[]): string {
     .join('\n');
 }
 
-async function benchSize(size: Size, steps: Set<Step>): Promise<void> {
+/** What the goals are checked against, from one size. */
+interface Figures {
+  size: Size;
+  bind?: Measured;
+  baseline?: Baseline;
+  backlogIdle?: Measured;
+  scale?: Measured;
+}
+
+async function benchSize(size: Size, steps: Set<Step>): Promise<Figures> {
   const work = mkdtempSync(join(tmpdir(), 'skiff-bench-control-'));
   const c = new Cluster(join(work, 'control.db'), size);
+  const figures: Figures = { size };
   try {
     console.log(`\n## ${size.nodes} nodes, ${size.pods} pods`);
     const t0 = performance.now();
@@ -418,16 +483,25 @@ async function benchSize(size: Size, steps: Set<Step>): Promise<void> {
       baselines.push(
         baselineRow('baseline: raw UPDATE of every pod row, one statement', size.pods, baseline.statementMs),
         baselineRow('baseline: raw UPDATE by key, one batch of N statements', size.pods, baseline.batchMs),
+        baselineRow("baseline: the scheduler's writes raw, each pod UPDATE and Event INSERT by key, one batch", size.pods, baseline.writesMs, 2 * size.pods),
       );
       ratios.push(
         `scheduler bind time / raw one-statement UPDATE: ${(bind.stats.passMs / baseline.statementMs).toFixed(1)}x`,
         `scheduler bind time / raw batch of ${size.pods} UPDATEs: ${(bind.stats.passMs / baseline.batchMs).toFixed(1)}x`,
+        `scheduler bind time / raw batch of its writes (${size.pods} UPDATEs, ${size.pods} INSERTs): ${(bind.stats.passMs / baseline.writesMs).toFixed(1)}x`,
       );
+      Object.assign(figures, { bind, baseline });
+    }
+    if (steps.has('backlog')) {
+      const backlog = await unschedulableBacklog(c);
+      measuredSteps.push(backlog.tried, backlog.idle);
+      figures.backlogIdle = backlog.idle;
     }
     if (steps.has('deployment')) {
       const scale = await scaleDeployment(c);
       measuredSteps.push(scale, await idlePass(c, `a Deployment of ${size.pods} Running pods`));
       if (baseline) ratios.push(`deployment scale-up time / raw batch of ${size.pods} UPDATEs: ${(scale.stats.passMs / baseline.batchMs).toFixed(1)}x`);
+      figures.scale = scale;
     }
     if (steps.has('nodeloss')) {
       const loss = await loseNodes(c);
@@ -437,7 +511,7 @@ async function benchSize(size: Size, steps: Set<Step>): Promise<void> {
     console.log('');
     console.log(
       markdownTable(
-        ['step', 'pods', 'passes', 'round trips', 'writes', 'pass ms', 'pods/s', 'heap MiB base / peak'],
+        ['step', 'pods', 'passes', 'round trips', 'writes', 'pods tried', 'pass ms', 'pods/s', 'heap MiB base / peak'],
         [...measuredSteps.map(measuredRow), ...baselines],
       ),
     );
@@ -445,17 +519,63 @@ async function benchSize(size: Size, steps: Set<Step>): Promise<void> {
     for (const r of ratios) console.log(r);
     console.log('pass time per controller, ms:');
     console.log(breakdown(measuredSteps));
+    return figures;
   } finally {
     c.close();
     rmSync(work, { recursive: true, force: true });
   }
 }
 
+const rate = (pods: number, ms: number) => ((pods * 1000) / ms).toFixed(0);
+
+/** The goals (issue 9), each beside what this run measured. */
+function goals(all: Figures[]): string {
+  const rows: string[][] = [];
+  const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
+  for (const f of all) {
+    const at = `${f.size.nodes.toLocaleString('en')} nodes, ${f.size.pods.toLocaleString('en')} pods`;
+    if (f.bind) {
+      const s = f.bind.stats;
+      const alone = s.perController.get('scheduler') ?? s.passMs;
+      const passRate = (f.size.pods * 1000) / s.passMs;
+      const goal = f.size.nodes === 1000;
+      rows.push([
+        `scheduler ${goal ? 'binds at >= 3,000 pods/s' : 'pods/s'} (${at})`,
+        `${rate(f.size.pods, s.passMs)} pods/s over whole passes (the scheduler alone ${rate(f.size.pods, alone)})`,
+        goal ? yes(passRate >= 3000) : '-',
+      ]);
+      if (f.baseline) {
+        rows.push([
+          `scheduler within 2x of a raw batch of its writes (${at})`,
+          `${(s.passMs / f.baseline.writesMs).toFixed(1)}x (${s.passMs.toFixed(0)} ms / ${f.baseline.writesMs.toFixed(0)} ms); of its pod UPDATEs alone ${(s.passMs / f.baseline.batchMs).toFixed(1)}x`,
+          yes(s.passMs <= 2 * f.baseline.writesMs),
+        ]);
+      }
+    }
+    if (f.backlogIdle) {
+      const s = f.backlogIdle.stats;
+      rows.push([
+        `a pass over ${f.size.pods.toLocaleString('en')} unschedulable pods, nothing changed, costs almost nothing (${at})`,
+        `${s.passMs.toFixed(0)} ms (the scheduler ${(s.perController.get('scheduler') ?? 0).toFixed(1)} ms, ${s.roundTrips} round trips), ${s.attempts} pods tried`,
+        yes(s.attempts === 0),
+      ]);
+    }
+    if (f.scale) {
+      const was = f.size.nodes === 1000 && f.size.pods === 10_000 ? ', as fast as can be (was 22.8 s)' : '';
+      rows.push([`Deployment scaled 0 -> ${f.size.pods.toLocaleString('en')}, all bound${was} (${at})`, `${(f.scale.stats.passMs / 1000).toFixed(1)} s${f.scale.problem ? ` (${f.scale.problem})` : ''}`, '-']);
+    }
+  }
+  return markdownTable(['goal', 'measured', 'met'], rows);
+}
+
 async function main(): Promise<void> {
   const sizes = sizesFromEnv();
   const steps = stepsFromEnv();
   console.log(`skiff control-plane benchmark: ${sizes.map((s) => `${s.nodes}x${s.pods}`).join(', ')} (nodes x pods), steps ${[...steps].join(', ')}, Node ${process.version}`);
-  for (const size of sizes) await benchSize(size, steps);
+  const all: Figures[] = [];
+  for (const size of sizes) all.push(await benchSize(size, steps));
+  console.log('\n## goals\n');
+  console.log(goals(all));
 }
 
 await main();

@@ -62,7 +62,10 @@ export interface EventSpec {
 
 /** What one controller sees of a pass: the store, the clock, the settings, and an event sink. */
 export class PassContext {
+  /** Objects written (events included). */
   writes = 0;
+  /** Pods the scheduler tried to place (placed or found no node for): the work its back-off saves. */
+  schedulingAttempts = 0;
   /**
    * Nodes without spec.podCIDR, as node lifecycle found them in the health rows it reads anyway, so
    * node IPAM costs an idle pass nothing (undefined: not read this pass).
@@ -98,7 +101,10 @@ export class PassContext {
     const chunk = this.opts.commitChunk || all.length;
     const results: WriteResult[] = [];
     for (let i = 0; i < all.length; i += chunk) results.push(...(await this.store.commit(all.slice(i, i + chunk))));
-    this.writes += results.filter((r) => r.ok).length;
+    // Objects written: a set-based op counts those it wrote; a statement over a controller's own tables, none.
+    results.forEach((r, i) => {
+      if (r.ok && all[i].op !== 'exec') this.writes += r.changed ?? 1;
+    });
     return results.slice(0, ops.length);
   }
 }

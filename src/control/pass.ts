@@ -17,6 +17,8 @@ import { scheduler } from './scheduler.js';
 
 export interface PassResult {
   writes: number;
+  /** Pods the scheduler tried to place, placed or not (see its back-off). */
+  schedulingAttempts?: number;
   roundTrips: number;
   /** Another pass held the lease: this one did nothing (that pass runs again for it). */
   skipped: boolean;
@@ -74,7 +76,7 @@ export async function reconcile(store: Store, clock: Clock, opts: ControlOptions
   }
   const ran: [number, number] = [began, Date.now()];
   const { wanted } = await store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000), holder);
-  return { writes: ctx.writes, roundTrips: store.roundTrips - before, skipped: false, wanted, ran };
+  return { writes: ctx.writes, schedulingAttempts: ctx.schedulingAttempts, roundTrips: store.roundTrips - before, skipped: false, wanted, ran };
 }
 
 /**

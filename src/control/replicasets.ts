@@ -3,9 +3,9 @@ import { kindNamed } from '../kinds/registry.js';
 import type { KObject } from '../kinds/types.js';
 import { selectorMatches, type LabelSelector } from '../kinds/validation.js';
 import { objectOf, type WriteOp } from '../store/store.js';
-import type { PassContext } from './context.js';
+import { eventObject, type PassContext } from './context.js';
 import { deleteOp, releaseOp } from './deletion.js';
-import { groupBy, ownedPodCountGuard } from './pod-rows.js';
+import { commitSets, groupBy, ownedPodCountGuard, SET_ROWS } from './pod-rows.js';
 import {
   ORPHAN_GROUPS_SQL,
   orphanPodsSql,
@@ -51,10 +51,10 @@ class Budget {
   }
 }
 
-// A ReplicaSet's creations (or deletions) in one pass form a chain: the first is conditional on the
-// owner still having the live pods that were read, each later one on the one before it having
-// happened. Racing passes cannot both act on one count, and each condition is an index lookup.
-const createdGuard = (uid: string) => ({ sql: 'EXISTS (SELECT 1 FROM objects WHERE uid = ?)', args: [uid] });
+// A ReplicaSet's deletions in one pass form a chain: the first is conditional on the owner still
+// having the live pods that were read, each later one on the one before it having happened. Its
+// creations are written together, conditional on that count. Racing passes cannot both act on one
+// count, and each condition is an index lookup.
 const deletedGuard = (uid: string) => ({
   sql: "NOT EXISTS (SELECT 1 FROM objects WHERE uid = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)",
   args: [uid],
@@ -126,15 +126,19 @@ function adoptOp(pod: KObject, rs: KObject): WriteOp {
   return { op: 'update', object: next, rv: Number(pod.metadata!.resourceVersion) };
 }
 
-/** `count` new pods, chained behind the guard on the `live` pods read. */
-function creations(ctx: PassContext, rs: KObject, spec: RSSpec, count: number, live: number, taken: Set<string>): WriteOp[] {
+/**
+ * `count` new pods, written set-based behind the guard on the `live` pods read, so racing passes cannot
+ * both act on one count: one write per SET_ROWS pods (or, where the pass cuts its transactions, per
+ * commitChunk), each conditional on the ones before it having been created. Their events go to `events`.
+ */
+function creations(ctx: PassContext, rs: KObject, spec: RSSpec, count: number, live: number, taken: Set<string>, events: KObject[]): WriteOp[] {
+  const pods = Array.from({ length: count }, () => newPod(ctx, rs, spec, taken));
+  const now = ctx.timestamp();
+  for (const pod of pods) events.push(eventObject({ involved: rs, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${pod.metadata!.name}`, component: COMPONENT }, now));
+  const chunk = Math.min(ctx.opts.commitChunk || SET_ROWS, SET_ROWS);
   const ops: WriteOp[] = [];
-  let previous: string | undefined;
-  for (let i = 0; i < count; i++) {
-    const pod = newPod(ctx, rs, spec, taken);
-    ops.push({ op: 'create', object: pod, requireNamespace: true, guard: previous ? createdGuard(previous) : ownedPodCountGuard(rs.metadata!.uid!, live) });
-    previous = pod.metadata!.uid;
-    ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${pod.metadata!.name}`, component: COMPONENT });
+  for (let i = 0; i < pods.length; i += chunk) {
+    ops.push({ op: 'creates', objects: pods.slice(i, i + chunk), requireNamespace: true, guard: ownedPodCountGuard(rs.metadata!.uid!, live + i) });
   }
   return ops;
 }
@@ -146,7 +150,8 @@ function deletions(ctx: PassContext, rs: KObject, victims: KObject[], live: numb
   for (const pod of victims) {
     const op = deleteOp(pod, ctx.now());
     if (!op) continue;
-    ops.push({ ...op, guard: previous ? deletedGuard(previous) : ownedPodCountGuard(rs.metadata!.uid!, live) });
+    const guard = previous ? deletedGuard(previous) : ownedPodCountGuard(rs.metadata!.uid!, live);
+    ops.push(op.op === 'update' || op.op === 'delete' ? { ...op, guard } : op);
     previous = pod.metadata!.uid;
     ctx.event({ involved: rs, type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${pod.metadata!.name}`, component: COMPONENT });
   }
@@ -169,6 +174,8 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
   const taken = new Set<string>();
 
   const ops: WriteOp[] = [];
+  // The events of the pods created (set-based, as they may be many).
+  const events: KObject[] = [];
   // Whole pods to read in round trip 2, each statement with what to write for the pods it returns.
   const reads: { stmt: Statement; write: (pods: KObject[]) => WriteOp[] }[] = [];
 
@@ -203,7 +210,7 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
     const diff = sum(groups, (g) => g.active) - (spec.replicas ?? 1);
     const n = budget.take(Math.min(Math.abs(diff), ctx.opts.replicaSetBurst));
     if (n === 0) continue;
-    if (diff < 0) ops.push(...creations(ctx, rs, spec, n, live, taken));
+    if (diff < 0) ops.push(...creations(ctx, rs, spec, n, live, taken, events));
     else reads.push({ stmt: surplusPodsSql(meta.uid!, n), write: (pods) => deletions(ctx, rs, pods, live) });
   }
 
@@ -211,5 +218,5 @@ export async function replicaSets(ctx: PassContext): Promise<void> {
     const results = await ctx.store.query(reads.map((r) => r.stmt));
     reads.forEach((r, i) => ops.push(...r.write(results[i])));
   }
-  await ctx.commit(ops);
+  await commitSets(ctx, [...ops, ...(events.length ? [{ op: 'events' as const, objects: events }] : [])]);
 }

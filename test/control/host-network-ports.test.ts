@@ -80,9 +80,9 @@ describe('host-network nodes', () => {
       );
     }
 
-    // A pod that is gone frees its ports.
+    // A pod that is gone frees its ports: the one waiting for them is tried again once its back-off is over.
     await c.send('DELETE', `${NS}/pods/http`, undefined);
-    await c.settle();
+    await c.advance(1);
     expect((await c.get(`${NS}/pods/http-2`)).spec.nodeName).toBe('host');
   });
 

@@ -63,9 +63,9 @@ describe('scheduling', () => {
       expect(events[0]).toMatchObject({ type: 'Warning', reason: 'FailedScheduling', message, count: 1, source: { component: 'default-scheduler' } });
     }
 
-    // Once the GPU is free, the pod that waited longest gets it.
+    // Once the GPU is free, the pod that waited longest gets it (when its back-off of 1 s is over).
     await c.send('DELETE', `${NS}/pods/train-1`, {});
-    await c.settle();
+    await c.advance(1);
     expect(await c.status(`${NS}/pods/train-1`)).toBe(404);
     expect((await c.get(`${NS}/pods/train-2`)).spec.nodeName).toBe('gpu-1');
     expect((await c.get(`${NS}/pods/train-3`)).spec.nodeName).toBeUndefined();

@@ -98,12 +98,13 @@ describe('scheduler', () => {
     const [failed] = await byReason('FailedScheduling');
     expect(failed).toMatchObject({ type: 'Warning', message, count: 1, involvedObject: { name: 'train-2', uid: second.metadata.uid } });
 
-    // Nothing changed: the next pass reads the pending pod and the cluster, and writes nothing.
+    // Nothing changed: the next pass finds no pod due (train-2 backs off) in one read, and writes nothing.
     const before = store.roundTrips;
     const idle = ctx();
     await scheduler(idle);
-    expect(store.roundTrips - before).toBe(2);
+    expect(store.roundTrips - before).toBe(1);
     expect(idle.writes).toBe(0);
+    expect(idle.schedulingAttempts).toBe(0);
 
     // Still stuck five minutes on: the event is counted again (describe keeps showing it); the pod is not rewritten.
     clock.advance(5 * 60_000);
@@ -111,12 +112,13 @@ describe('scheduler', () => {
     expect((await byReason('FailedScheduling'))[0]).toMatchObject({ count: 2, lastTimestamp: '2026-01-01T00:05:00Z' });
     expect((await getPod('train-2')).metadata.resourceVersion).toBe(second.metadata.resourceVersion);
 
-    // A GPU frees up: the pending pod goes there.
+    // A GPU frees up: the pending pod goes there, once its back-off (2 s after a second attempt) is over.
     await store.commit([{ op: 'delete', kind: 'Pod', namespace: 'default', name: 'train-1', rv: Number(first.metadata.resourceVersion) }]);
+    clock.advance(2000);
     await scheduler(ctx());
     const bound = await getPod('train-2');
     expect(bound.spec.nodeName).toBe('gpu');
-    expect(condition(bound)).toEqual({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: '2026-01-01T00:05:00Z' });
+    expect(condition(bound)).toEqual({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: '2026-01-01T00:05:02Z' });
   });
 
   it('skips cordoned nodes', async () => {
@@ -228,8 +230,8 @@ describe('scheduler', () => {
       before = store.roundTrips;
       const idle = ctx();
       await scheduler(idle);
-      // Pods left pending (more than fit) make it read the cluster again; with none pending it stops at one read.
-      expect(store.roundTrips - before).toBe(count > bound ? 2 : 1);
+      // Pods left pending (more than fit) back off: either way it stops at one read.
+      expect(store.roundTrips - before).toBe(1);
       expect(idle.writes).toBe(0);
     }, 60_000);
   }
