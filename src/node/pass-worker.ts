@@ -47,16 +47,20 @@ const threadCpu = () => {
   return usage ? usage.user + usage.system : 0;
 };
 
+// A pass follows a write after this long: long enough that a stream of writes shares one (each pass
+// takes and gives back the lease, two commits), short against kubelet's seconds.
+const KICK_DEBOUNCE_MS = 50;
+
 const passes = new PassScheduler(async () => {
   const before = threadCpu();
   const result = await reconcile(store, systemClock, control);
   post({ type: 'pass', cpuMicros: threadCpu() - before, writes: result.writes, roundTrips: result.roundTrips, skipped: result.skipped, ran: result.ran });
   return result;
-}, intervalMs);
+}, intervalMs, KICK_DEBOUNCE_MS);
 passes.start();
 
 port.on('message', (m: PassThreadCommand) => {
-  if (m === 'kick') passes.kick();
+  if (m === 'kick') passes.kickAfterWrite();
   else if (m === 'stop') {
     void passes.stop().then(() => {
       store.close();
