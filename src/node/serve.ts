@@ -68,7 +68,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const client: Client & { stop?: () => Promise<void> } = threaded ?? openClient(dbUrl, authToken);
   const store = new Store(client, systemClock);
 
-  const control: ControlOptions = { ...defaultControlOptions, commitChunk: 100, ...opts.control };
+  // On a file the passes' writes share the writer thread with the API's: in short transactions.
+  const control: ControlOptions = { ...defaultControlOptions, commitChunk: threaded ? 100 : 0, ...opts.control };
   const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted(), writerPort: threaded?.writerPort, verbosity: opts.verbosity });
   const stopDatabase = async () => {
     await passes.stop();
