@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { EVENT_SEEN } from './event-seen.js';
 
 // Every object, whole, as JSON (without metadata.resourceVersion, which is the `rv` column).
 // The other columns are derived from it for the queries that filter on them.
@@ -33,6 +34,8 @@ export const objects = sqliteTable(
     index('objects_unbound').on(t.uid).where(sql`kind = 'Pod' AND COALESCE(node_name, '') = ''`),
     // Finds the few objects being deleted (owners the garbage collector finishes) without scanning all.
     index('objects_deleting').on(t.kind).where(sql`json_extract(object, '$.metadata.deletionTimestamp') IS NOT NULL`),
+    // When each Event was last seen: the pass drops expired ones (--event-ttl) by a range of this, not a scan.
+    index('objects_event_seen').on(sql.raw(`(${EVENT_SEEN})`)).where(sql`kind = 'Event'`),
   ],
 );
 

@@ -2,6 +2,7 @@ import type { Client, InStatement, ResultSet } from '@libsql/client';
 import { kindNamed } from '../kinds/registry.js';
 import type { KObject } from '../kinds/types.js';
 import type { Clock } from './clock.js';
+import { EVENT_SEEN } from './event-seen.js';
 
 /** An extra SQL condition a write also needs to hold (e.g. "this node still has N pods"). */
 export interface Guard {
@@ -320,7 +321,7 @@ export class Store {
     ];
     if (eventsBefore) {
       stmts.push({
-        sql: `DELETE FROM objects WHERE kind = 'Event' AND COALESCE(json_extract(object, '$.lastTimestamp'), json_extract(object, '$.eventTime'), json_extract(object, '$.metadata.creationTimestamp')) < ?`,
+        sql: `DELETE FROM objects INDEXED BY objects_event_seen WHERE kind = 'Event' AND (${EVENT_SEEN}) < ?`,
         args: [eventsBefore],
       });
     }
