@@ -23,8 +23,7 @@ export interface PassThreadData {
 
 export type PassThreadMessage =
   | { type: 'committed' }
-  | { type: 'pass'; cpuMicros: number; writes: number; roundTrips: number; skipped: boolean; ran?: [number, number] }
-  | { type: 'stopped' };
+  | { type: 'pass'; cpuMicros: number; writes: number; roundTrips: number; skipped: boolean; ran?: [number, number] };
 export type PassThreadCommand = 'kick' | 'stop';
 
 const { url, authToken, writer, control, intervalMs } = workerData as PassThreadData;
@@ -64,7 +63,6 @@ port.on('message', (m: PassThreadCommand) => {
   else if (m === 'stop') {
     void passes.stop().then(() => {
       store.close();
-      post({ type: 'stopped' });
       port.close();
     });
   }
