@@ -27,7 +27,7 @@
 //   BENCH_HIGH_CONCURRENCY (64)           the second concurrency creates are measured at
 //   BENCH_WATCH (200)                     idle: patches whose watch events are timed (at most BENCH_PODS)
 //   BENCH_BACKLOG (10000)                 backlog: replicas of the unschedulable Deployment
-//   BENCH_CREATES (1000)                  creates per create row at BENCH_HIGH_CONCURRENCY (idle) and in backlog
+//   BENCH_CREATES (3000)                  creates per create row at BENCH_HIGH_CONCURRENCY (idle) and in backlog
 //   BENCH_GETS (1000)                     GETs per paced GET row (idle, backlog)
 //   BENCH_GET_EVERY_MS (10)               paced GETs start this often (at once when the last took longer)
 //   BENCH_SETTLE_TIMEOUT (600)            backlog: seconds to wait for every pod made and found unschedulable
@@ -62,7 +62,7 @@ const CONCURRENCY = intFromEnv('BENCH_CONCURRENCY', 8);
 const HIGH = intFromEnv('BENCH_HIGH_CONCURRENCY', 64);
 const WATCHED = Math.min(PODS, intFromEnv('BENCH_WATCH', 200));
 const BACKLOG = intFromEnv('BENCH_BACKLOG', 10_000);
-const CREATES = intFromEnv('BENCH_CREATES', 1000);
+const CREATES = intFromEnv('BENCH_CREATES', 3000);
 const GETS = intFromEnv('BENCH_GETS', 1000);
 const GET_EVERY_MS = intFromEnv('BENCH_GET_EVERY_MS', 10);
 const SETTLE_TIMEOUT_S = intFromEnv('BENCH_SETTLE_TIMEOUT', 600);
