@@ -378,6 +378,9 @@ const REVISION = 'SELECT rev FROM revision WHERE id = 1';
 /** `(?, ?, ...)` for each row, for a VALUES list. */
 const placeholders = (rows: unknown[][]) => rows.map((r) => `(${r.map(() => '?').join(', ')})`).join(', ');
 
+/** Namespaced objects are created only in a namespace that exists and is not terminating (`v.ns`). */
+const liveNamespace = " AND EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = v.ns AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)";
+
 /** An Event written again under its name is counted once more. */
 const EVENT_COUNTED = `ON CONFLICT (kind, namespace, name) DO UPDATE SET rv = excluded.rv, object = json_set(objects.object,
   '$.count', COALESCE(json_extract(objects.object, '$.count'), 1) + 1,
@@ -425,7 +428,6 @@ function schedulingMove(w: WriteOp): InStatement | undefined {
     const objects = w.op === 'updates' ? w.items.map((it) => it.object) : w.objects;
     return objects.some((o) => o.kind === 'Node' || (o.kind === 'Pod' && w.op === 'updates' && finishedOnNode(o))) ? moves('1') : undefined;
   }
-  if (w.op === 'create') return keyOf(w.object)[0] === 'Node' ? moves('1') : undefined;
   if (w.op === 'delete') return w.kind === 'Pod' ? moves(`COALESCE(${justWritten("c.object ->> '$.spec.nodeName'")}, '') != ''`) : undefined;
   if (w.op !== 'update') return undefined;
   const key = keyOf(w.object);
@@ -442,6 +444,9 @@ function schedulingMove(w: WriteOp): InStatement | undefined {
  */
 function opStatements(w: WriteOp): [InStatement, InStatement] {
   if (w.op === 'exec') return [{ sql: w.sql, args: w.args }, REVISION];
+  // One object created, or one Event: the set-based statement with one row.
+  if (w.op === 'create') return opStatements({ op: 'creates', objects: [w.object], requireNamespace: w.requireNamespace, guard: w.guard });
+  if (w.op === 'event') return opStatements({ op: 'events', objects: [w.object] });
   const guard = 'guard' in w && w.guard ? [w.guard] : [];
   const and = guard.map((g) => ` AND (${g.sql})`).join('');
   const guardArgs = guard.flatMap((g) => g.args);
@@ -464,9 +469,7 @@ function opStatements(w: WriteOp): [InStatement, InStatement] {
   }
   if (w.op === 'creates') {
     const rows = w.objects.map((o) => [...keyOf(o), String(o.metadata?.uid), controllerUid(o), serialise(o), summaryOf(o)]);
-    const live = w.requireNamespace
-      ? " AND EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = v.ns AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)"
-      : '';
+    const live = w.requireNamespace ? liveNamespace : '';
     return [
       {
         sql: `WITH v (k, ns, n, uid, ow, o, s) AS (VALUES ${placeholders(rows)})
@@ -492,30 +495,6 @@ function opStatements(w: WriteOp): [InStatement, InStatement] {
   }
   if (w.op === 'delete') {
     return [{ sql: `DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ? AND rv = ?${and}`, args: [w.kind, w.namespace, w.name, w.rv, ...guardArgs] }, revision];
-  }
-  if (w.op === 'create') {
-    const args = [...keyOf(w.object), String(w.object.metadata?.uid), controllerUid(w.object), serialise(w.object), summaryOf(w.object)];
-    // Namespaced objects are created only in a namespace that exists and is not terminating.
-    const live = w.requireNamespace
-      ? " AND EXISTS (SELECT 1 FROM objects WHERE kind = 'Namespace' AND namespace = '' AND name = ? AND json_extract(object, '$.metadata.deletionTimestamp') IS NULL)"
-      : '';
-    return [
-      {
-        sql: `INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary) SELECT ?, ?, ?, ?, ${NEXT_REV}, ?, ?, ? WHERE 1${live}${and}`,
-        args: [...args, ...(w.requireNamespace ? [w.object.metadata?.namespace ?? ''] : []), ...guardArgs],
-      },
-      revision,
-    ];
-  }
-  if (w.op === 'event') {
-    return [
-      {
-        sql: `INSERT INTO objects (kind, namespace, name, uid, rv, owner_uid, object, summary) VALUES (?, ?, ?, ?, ${NEXT_REV}, NULL, ?, NULL)
-          ${EVENT_COUNTED}`,
-        args: [...keyOf(w.object), String(w.object.metadata?.uid), serialise(w.object)],
-      },
-      revision,
-    ];
   }
   return [
     {
