@@ -5,7 +5,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -19,22 +18,12 @@ import { NodeLoop } from '../helpers/node-loop.js';
 import { NodePlayer } from '../helpers/node-player.js';
 import { startAgentProcess } from '../helpers/agent.js';
 import { hasKubectl, httpsFetch, kubectl, kubectlPath, repoRoot, runSkiff, tempDir, testClusterCidr, type HttpResult, type RequestInit as HttpInit } from '../helpers/skiff-server.js';
+import { freePort } from '../helpers/free-port.js';
 
 if (!hasKubectl) console.warn('dev.test.ts: /usr/bin/kubectl is absent, skipping the kubectl checks');
 
 const START_TIMEOUT_MS = 60_000;
 const SYNC_INTERVAL_MS = 250;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Processes of a process group still alive (zombies waiting for their reaper do not count). */
 function liveInGroup(pgid: number): string[] {

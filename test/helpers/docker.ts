@@ -10,7 +10,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,6 +17,7 @@ import Docker from 'dockerode';
 import { tarArchive, type TarEntry } from '../../src/agent/runtimes/docker-tar.js';
 import { DockerRuntime } from '../../src/agent/runtimes/docker.js';
 import { defaultDockerSocket } from '../../src/agent/runtimes/docker-socket.js';
+import { freePort } from './free-port.js';
 
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 export const BUSYBOX_BINARY = '/bin/busybox';
@@ -57,17 +57,6 @@ export function drainProgress(stream: NodeJS.ReadableStream): Promise<Record<str
       const failed = out.find((m) => m.error || m.errorDetail);
       if (failed) reject(new Error(String(failed.error ?? JSON.stringify(failed.errorDetail))));
       else resolve(out);
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
     });
   });
 }

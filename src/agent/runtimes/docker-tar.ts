@@ -71,12 +71,5 @@ export function tarArchive(entries: TarEntry[]): Uint8Array {
     }
   }
   parts.push(new Uint8Array(BLOCK * 2));
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return Buffer.concat(parts);
 }
