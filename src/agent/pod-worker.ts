@@ -329,6 +329,9 @@ export class PodWorker {
         cpuLimitMillis: milliValue(c.resources?.limits?.cpu),
         attempt,
         init,
+        stdin: !!c.stdin,
+        stdinOnce: !!c.stdinOnce,
+        tty: !!c.tty,
       };
     } catch (err) {
       this.waiting.set(k, { reason: err instanceof RuntimeError ? err.reason : 'CreateContainerConfigError', message: (err as Error).message });

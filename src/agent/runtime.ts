@@ -1,3 +1,5 @@
+import type { Readable, Writable } from 'node:stream';
+
 // The one interface every container runtime (docker, process, simulated) implements. The pod
 // workers decide what runs and when (kubelet's job); a runtime only does it, and reports what it sees.
 
@@ -27,6 +29,10 @@ export interface ContainerConfig {
   attempt: number;
   /** init container, regular container */
   init: boolean;
+  /** spec.containers[].stdin / stdinOnce / tty: a stdin that attach can write to, closed after the first attach; a terminal. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  tty?: boolean;
 }
 
 /** The pod-wide part: the sandbox holds the network namespace the containers share. */
@@ -81,6 +87,41 @@ export interface ExecResult {
   output: string;
 }
 
+/** kubelet's log options (the control plane turned sinceSeconds into sinceTime). */
+export interface LogOptions {
+  follow: boolean;
+  /** Lines from the end, before following. */
+  tailLines?: number;
+  sinceTime?: Date;
+  /** Each line prefixed with its RFC 3339 (nanosecond) time and a space, as kubelet does. */
+  timestamps: boolean;
+}
+
+/** A command running in a container (exec), or a container's own process (attach), with its streams. */
+export interface ExecSession {
+  /** Present when stdin was asked for; ending it closes the process's stdin. */
+  stdin?: Writable;
+  /** With a terminal, its output (stderr merged in). */
+  stdout: Readable;
+  /** Absent with a terminal. */
+  stderr?: Readable;
+  /** Sets the terminal's size (no-op without a terminal). */
+  resize(cols: number, rows: number): void;
+  /** The exit code once the command ended (attach: the container's). */
+  exit: Promise<number>;
+  /** Ends the command (exec) or detaches (attach). */
+  close(): void;
+}
+
+/** Usage of one container, sampled by the runtime. */
+export interface ContainerUsage {
+  id: string;
+  /** Cumulative CPU time, in nanoseconds; usage is its rate between two samples. */
+  cpuNanoSeconds: number;
+  /** Working set: memory in use less inactive file cache, as cAdvisor reports it. */
+  memoryBytes: number;
+}
+
 export interface Runtime {
   readonly name: 'docker' | 'process' | 'simulated';
   /** For nodeInfo.containerRuntimeVersion, e.g. docker://28.2.2, process://0.1.0. */
@@ -106,6 +147,14 @@ export interface Runtime {
   removeContainer(id: string): Promise<void>;
   /** Runs a command in a running container (exec probes, exec hooks); output is truncated to 10 KiB. */
   exec(id: string, command: string[], timeoutSeconds: number): Promise<ExecResult>;
+  /** The container's log (stdout and stderr interleaved as written), ending unless it follows. */
+  logs(id: string, opts: LogOptions): Promise<Readable>;
+  /** Starts a command in a running container with streams attached (kubectl exec). */
+  execStream(id: string, command: string[], opts: { stdin: boolean; tty: boolean }): Promise<ExecSession>;
+  /** Attaches to a running container's main process (kubectl attach). */
+  attach(id: string, opts: { stdin: boolean; tty: boolean }): Promise<ExecSession>;
+  /** Current usage of every running container of the runtime. */
+  usage(): Promise<ContainerUsage[]>;
   /** Releases what the runtime holds open (connections), leaving containers running. */
   close(): Promise<void>;
 }

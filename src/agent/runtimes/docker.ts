@@ -3,19 +3,25 @@
 // container per pod holds the network namespace (the sandbox) and the pod's containers join it,
 // so they share localhost and the sandbox's address on Docker's default bridge is the pod's IP.
 // Everything the agent needs to find its containers again after a restart is in their labels.
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, Writable, type Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import {
   RuntimeError,
   type ContainerConfig,
   type ContainerInfo,
+  type ContainerUsage,
   type ExecResult,
+  type ExecSession,
+  type LogOptions,
   type Runtime,
   type Sandbox,
   type SandboxConfig,
 } from '../runtime.js';
+import { demux } from './docker-mux.js';
 import { defaultDockerSocket, dockerAnswers } from './docker-socket.js';
+import { cgroupDirsOf, cgroupUsage } from './proc-usage.js';
 import { PAUSE_IMAGE, PAUSE_IMAGE_CHANGES, PAUSE_IMAGE_REPO, PAUSE_IMAGE_VERSION, pauseImageTar } from './pause-image.js';
 
 // Kubernetes' own labels (kubelet's dockershim used the same), then skiff's.
@@ -34,6 +40,8 @@ const TYPE_SANDBOX = 'podsandbox';
 const TYPE_CONTAINER = 'container';
 const ID_PREFIX = 'docker://';
 const EXEC_OUTPUT_LIMIT = 10 * 1024;
+/** kubelet's containerLogMaxSize and containerLogMaxFiles defaults, as json-file options. */
+const LOG_CONFIG = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '5' } };
 
 export interface DockerRuntimeOptions {
   /** The Engine API's unix socket; default from DOCKER_HOST (unix://) or /var/run/docker.sock. */
@@ -461,6 +469,7 @@ export class DockerRuntime implements Runtime {
       NetworkMode: `container:${sandbox.Id}`,
       IpcMode: `container:${sandbox.Id}`,
       Binds: c.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ':ro' : ''}`),
+      LogConfig: LOG_CONFIG,
     };
     if (c.memoryLimitBytes !== undefined && c.memoryLimitBytes > 0) {
       hostConfig.Memory = c.memoryLimitBytes;
@@ -475,6 +484,10 @@ export class DockerRuntime implements Runtime {
       Cmd: c.args && c.args.length > 0 ? c.args : undefined,
       Env: c.env.map((e) => `${e.name}=${e.value}`),
       WorkingDir: c.workingDir || undefined,
+      // For attach: a stdin to write to (closed after the first attach with stdinOnce), a terminal.
+      OpenStdin: !!c.stdin,
+      StdinOnce: !!c.stdin && !!c.stdinOnce,
+      Tty: !!c.tty,
       Labels: {
         ...this.podLabels(pod, c.name, TYPE_CONTAINER),
         [LABEL_ATTEMPT]: String(c.attempt),
@@ -673,5 +686,204 @@ export class DockerRuntime implements Runtime {
       info = await exec.inspect();
     }
     return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
+  }
+
+  // -- streams ----------------------------------------------------------------------------------
+
+  private async inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {
+    try {
+      return await this.docker.getContainer(bareId(id)).inspect();
+    } catch (err) {
+      if (statusCode(err) === 404) throw new RuntimeError('ContainerNotFound', `no such container: ${id}`);
+      throw err;
+    }
+  }
+
+  /**
+   * The json-file log through the Engine API, stdout and stderr demultiplexed into one stream of plain
+   * bytes (a container with a terminal has them merged already). With timestamps docker prefixes each
+   * line with RFC 3339 to the nanosecond and a space, as kubelet does; sinceTime goes to docker as
+   * seconds.nanoseconds, and docker applies tail before since, as kubelet does.
+   */
+  async logs(id: string, opts: LogOptions): Promise<Readable> {
+    const info = await this.inspectContainer(id);
+    const query: Record<string, unknown> = { stdout: true, stderr: true, follow: opts.follow, timestamps: opts.timestamps };
+    if (opts.tailLines !== undefined && opts.tailLines >= 0) query.tail = opts.tailLines;
+    if (opts.sinceTime) {
+      const ms = opts.sinceTime.getTime();
+      query.since = `${Math.floor(ms / 1000)}.${String((ms % 1000) * 1_000_000).padStart(9, '0')}`;
+    }
+    let raw: NodeJS.ReadableStream | Buffer;
+    try {
+      raw = (await this.docker.getContainer(info.Id).logs(query as never)) as unknown as NodeJS.ReadableStream | Buffer;
+    } catch (err) {
+      throw new RuntimeError('LogsError', daemonMessage(err));
+    }
+    const source: NodeJS.ReadableStream = Buffer.isBuffer(raw) ? Readable.from([raw]) : raw;
+    const out = new PassThrough();
+    if (info.Config.Tty) source.pipe(out);
+    else demux(source, out, undefined);
+    // The reader going away ends docker's follow.
+    out.once('close', () => (source as unknown as { destroy?: () => void }).destroy?.());
+    return out;
+  }
+
+  /** Wraps a hijacked connection's stdout/stderr (demultiplexed without a terminal) and stdin. */
+  private streams(sock: Duplex, opts: { stdin: boolean; tty: boolean }): Pick<ExecSession, 'stdin' | 'stdout' | 'stderr'> {
+    const stdout = new PassThrough();
+    const stderr = opts.tty ? undefined : new PassThrough();
+    if (opts.tty) sock.pipe(stdout);
+    else demux(sock, stdout, stderr);
+    sock.on('error', () => undefined);
+    let stdin: Writable | undefined;
+    if (opts.stdin) {
+      // Its end half-closes the connection: docker then closes the process's stdin.
+      stdin = new Writable({
+        write(chunk, _enc, cb) {
+          if (sock.destroyed) return cb();
+          sock.write(chunk, () => cb());
+        },
+        final(cb) {
+          if (!sock.destroyed) sock.end();
+          cb();
+        },
+      });
+    }
+    return { stdin, stdout, stderr };
+  }
+
+  /**
+   * kubectl exec: an exec with the streams asked for, started hijacked. close() drops the connection and
+   * kills the command's process when this host sees it as the container's (docker has no exec kill).
+   */
+  async execStream(id: string, command: string[], opts: { stdin: boolean; tty: boolean }): Promise<ExecSession> {
+    const container = this.docker.getContainer(bareId(id));
+    let exec: Docker.Exec;
+    let sock: Duplex;
+    try {
+      exec = await container.exec({ Cmd: command, AttachStdin: opts.stdin, AttachStdout: true, AttachStderr: true, Tty: opts.tty });
+      sock = (await exec.start({ hijack: true, stdin: opts.stdin, Detach: false, Tty: opts.tty })) as unknown as Duplex;
+    } catch (err) {
+      if (statusCode(err) === 404) throw new RuntimeError('ContainerNotFound', `no such container: ${id}`);
+      if (statusCode(err) === 409) throw new RuntimeError('ContainerNotRunning', daemonMessage(err));
+      throw new RuntimeError('ExecError', daemonMessage(err));
+    }
+    const streams = this.streams(sock, opts);
+    const ended = new Promise<void>((resolve) => {
+      sock.once('end', resolve);
+      sock.once('close', resolve);
+    });
+    const exit = ended.then(async () => {
+      // The stream ends as the process does; the exit code may lag a moment behind in inspect.
+      for (let i = 0; ; i++) {
+        const info = await exec.inspect().catch(() => undefined);
+        if (!info || !info.Running || i >= 100) return info?.ExitCode ?? 137;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    return {
+      ...streams,
+      resize: (cols, rows) => {
+        if (opts.tty) exec.resize({ w: cols, h: rows }).catch(() => undefined);
+      },
+      exit,
+      close: () => {
+        sock.destroy();
+        void exec
+          .inspect()
+          .then((info) => {
+            if (info.Running && info.Pid && isProcessOf(info.Pid, info.ContainerID)) process.kill(info.Pid, 'SIGKILL');
+          })
+          .catch(() => undefined);
+      },
+    };
+  }
+
+  /**
+   * kubectl attach: the container's streams from now on (no earlier output). stdin only for a container
+   * created with it (spec stdin: OpenStdin); docker closes it after the first attach with stdinOnce.
+   * exit resolves with the container's exit code when it stops.
+   */
+  async attach(id: string, opts: { stdin: boolean; tty: boolean }): Promise<ExecSession> {
+    const info = await this.inspectContainer(id);
+    if (!info.State.Running) throw new RuntimeError('ContainerNotRunning', `container ${info.Name.replace(/^\//, '')} is not running`);
+    if (opts.stdin && !info.Config.OpenStdin) {
+      throw new RuntimeError('AttachError', `container ${info.Config.Labels?.[LABEL_CONTAINER_NAME] ?? info.Name} was not created with stdin (spec.containers[].stdin: true)`);
+    }
+    const tty = !!info.Config.Tty;
+    const container = this.docker.getContainer(info.Id);
+    let sock: Duplex;
+    try {
+      sock = (await container.attach({ stream: true, logs: false, stdin: opts.stdin, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+    } catch (err) {
+      throw new RuntimeError('AttachError', daemonMessage(err));
+    }
+    const abort = new AbortController();
+    const exit = (container.wait({ abortSignal: abort.signal } as never) as unknown as Promise<{ StatusCode: number }>).then(
+      (r) => r.StatusCode,
+      () => new Promise<number>(() => undefined), // detached: nobody waits for it
+    );
+    return {
+      ...this.streams(sock, { stdin: opts.stdin, tty }),
+      resize: (cols, rows) => {
+        if (tty) container.resize({ w: cols, h: rows }).catch(() => undefined);
+      },
+      exit,
+      close: () => {
+        sock.destroy();
+        abort.abort();
+      },
+    };
+  }
+
+  /**
+   * Each running container's cumulative CPU and working set, from its cgroup files found through its
+   * main process (/proc/PID/cgroup), which takes microseconds; docker's one-shot stats (a second or two
+   * each) where those files are not readable from here.
+   */
+  async usage(): Promise<ContainerUsage[]> {
+    const list = await this.docker.listContainers({
+      filters: { label: [`${LABEL_TYPE}=${TYPE_CONTAINER}`, `${LABEL_MANAGED}=true`], status: ['running'] },
+    });
+    const out = await Promise.all(
+      list.map(async (c): Promise<ContainerUsage | undefined> => {
+        try {
+          const info = await this.docker.getContainer(c.Id).inspect();
+          const dirs = info.State.Pid ? await cgroupDirsOf(info.State.Pid) : undefined;
+          // Only folders of this container: elsewhere (a cgroup namespace) they would be someone else's.
+          const own = dirs?.filter((d) => d.includes(c.Id));
+          const cg = own?.length ? await cgroupUsage(own) : {};
+          if (cg.cpuNanoSeconds !== undefined && cg.memoryBytes !== undefined) {
+            return { id: `${ID_PREFIX}${c.Id}`, cpuNanoSeconds: cg.cpuNanoSeconds, memoryBytes: cg.memoryBytes };
+          }
+          const stats = (await this.docker.getContainer(c.Id).stats({ stream: false, 'one-shot': true } as never)) as unknown as DockerStats;
+          const mem = stats.memory_stats ?? {};
+          const inactive = mem.stats?.inactive_file ?? mem.stats?.total_inactive_file ?? 0;
+          return {
+            id: `${ID_PREFIX}${c.Id}`,
+            cpuNanoSeconds: cg.cpuNanoSeconds ?? stats.cpu_stats?.cpu_usage?.total_usage ?? 0,
+            memoryBytes: cg.memoryBytes ?? Math.max(0, (mem.usage ?? 0) - inactive),
+          };
+        } catch {
+          return undefined; // stopped meanwhile
+        }
+      }),
+    );
+    return out.filter((u): u is ContainerUsage => u !== undefined);
+  }
+
+}
+
+interface DockerStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
+}
+
+/** Whether this host's process PID belongs to the container (its cgroup names it): a pid from another namespace is not ours to kill. */
+function isProcessOf(pid: number, containerId: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(containerId);
+  } catch {
+    return false;
   }
 }

@@ -12,7 +12,10 @@
 //   wants its /data mount opens $SKIFF_ROOT/data.
 // - env: exactly the container's env, plus PATH (the agent's) when the container sets none, HOSTNAME
 //   (the pod's hostname) unless the container sets it, and SKIFF_ROOT (always ours).
-// - stdin is /dev/null; stdout and stderr are appended to <dataDir>/containers/<id>/log (logPath()).
+// - stdin is /dev/null, or with spec.containers[].stdin a FIFO, <dataDir>/containers/<id>/stdin, that
+//   attach writes to (see attach()). stdout and stderr are both appended to <dataDir>/containers/<id>/log
+//   (logPath()); the agent stamps, rotates and serves that file without sitting in the pipe (process-logs.ts).
+//   spec.containers[].tty is not honoured: the program gets no terminal (exec -t does, see execStream()).
 // - Its own session and process group (setsid), so it outlives the agent: close() and an agent crash
 //   leave it running, and a new agent over the same dataDir re-adopts it.
 // - Networking: with a PodNetwork (Linux, root), a pod that is not hostNetwork runs inside its own
@@ -43,21 +46,31 @@
 //   reason Completed / Error / OOMKilled; one that vanished with no status is exited with reason
 //   ContainerStatusUnknown and exit code 137, as kubelet reports a container it could not find. The
 //   first exit seen is written into the record, so it does not change afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants, promises as fs, openSync, closeSync, statSync } from 'node:fs';
+import { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import {
   RuntimeError,
   type ContainerConfig,
   type ContainerInfo,
+  type ContainerUsage,
   type ExecResult,
+  type ExecSession,
+  type LogOptions,
   type Runtime,
   type Sandbox,
   type SandboxConfig,
 } from '../runtime.js';
 import { PodNetwork, netnsName } from './pod-network.js';
+import { ContainerLog, LOG_POLL_MS } from './process-logs.js';
+import { cgroupUsage, processTable, treeUsage } from './proc-usage.js';
+
+const execFileP = promisify(execFile);
 
 export interface ProcessRuntimeOptions {
   /** Where container records, logs, roots and sandbox records live. */
@@ -100,6 +113,12 @@ export interface ContainerRecord {
   startedAt?: string;
   /** stopContainer had to SIGKILL it. */
   killed?: boolean;
+  /** Started with a stdin FIFO (spec stdin), closed after the first attach (stdinOnce). */
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  /** stdinOnce: the process holding the FIFO's write end open until the first attach ends. */
+  stdinHolder?: { pid: number; startTime?: number };
+  stdinClosed?: boolean;
   exit?: { exitCode: number; reason: string; message?: string; finishedAt: string };
 }
 
@@ -263,6 +282,13 @@ export class ProcessRuntime implements Runtime {
   private cgroupLayout?: Promise<CgroupLayout | undefined>;
   private readonly children = new Map<string, Child>();
   private readonly ipPath = findInPath('ip', 'ip');
+  private readonly scriptPath = findInPath('script', 'script');
+  private readonly sttyPath = findInPath('stty', 'stty');
+  private readonly mkfifoPath = findInPath('mkfifo', 'mkfifo');
+  private readonly logs_ = new Map<string, ContainerLog>();
+  /** Running containers whose logs the agent stamps and rotates (see process-logs.ts). */
+  private readonly watched = new Set<string>();
+  private poller?: NodeJS.Timeout;
 
   constructor(options: ProcessRuntimeOptions) {
     this.dataDir = path.resolve(options.dataDir);
@@ -542,6 +568,7 @@ export class ProcessRuntime implements Runtime {
       cgroups,
       wrapped,
       createdAt: new Date().toISOString(),
+      ...(c.stdin ? { stdin: true, stdinOnce: !!c.stdinOnce } : {}),
     };
     await writeJSON(path.join(dir, 'record.json'), rec);
 
@@ -554,20 +581,23 @@ export class ProcessRuntime implements Runtime {
     if (netns) program = [this.ipPath, 'netns', 'exec', netns, ...program];
 
     const logFd = openSync(path.join(dir, 'log'), 'a', 0o600);
+    const stdin = c.stdin ? await this.makeStdin(dir, !!c.stdinOnce) : undefined;
     let proc: ChildProcess;
     try {
       proc = spawn(program[0], program.slice(1), {
         cwd,
         env: env as NodeJS.ProcessEnv,
         detached: true,
-        stdio: ['ignore', logFd, logFd],
+        stdio: [stdin?.child ?? 'ignore', logFd, logFd],
       });
       await new Promise<void>((resolve, reject) => {
         proc.once('spawn', resolve);
         proc.once('error', reject);
       });
+      if (stdin?.writer !== undefined) rec.stdinHolder = await this.spawnStdinHolder(proc.pid!, stdin.writer);
     } finally {
       closeSync(logFd);
+      for (const fd of stdin?.fds ?? []) closeSync(fd);
     }
     proc.unref();
     const child: Child = { proc, exited: false, code: null, signal: null, done: Promise.resolve() };
@@ -591,7 +621,97 @@ export class ProcessRuntime implements Runtime {
     rec.startTime = (await procStat(pid))?.startTime;
     rec.startedAt = new Date().toISOString();
     await writeJSON(path.join(dir, 'record.json'), rec);
+    this.watch(id);
     return this.info(rec, 'running');
+  }
+
+  // ---- stdin
+
+  /**
+   * The container's stdin FIFO. Without stdinOnce the program gets it read-write: opening does not wait
+   * for a writer, and holding a write end itself, it never reads EOF however many attach sessions come
+   * and go (nor when the agent restarts). With stdinOnce it gets a read-only end, and a holder process
+   * keeps a write end open until the first attach ends; the program then reads EOF, as docker's
+   * StdinOnce gives. The fds returned are the agent's, to close once the program and holder have theirs.
+   */
+  private async makeStdin(dir: string, once: boolean): Promise<{ child: number; writer?: number; fds: number[] }> {
+    const fifo = path.join(dir, 'stdin');
+    await execFileP(this.mkfifoPath, ['-m', '600', fifo]);
+    const anchor = openSync(fifo, fsConstants.O_RDWR);
+    if (!once) return { child: anchor, fds: [anchor] };
+    // The anchor is a reader and a writer, so neither open waits.
+    const reader = openSync(fifo, fsConstants.O_RDONLY);
+    const writer = openSync(fifo, fsConstants.O_WRONLY);
+    return { child: reader, writer, fds: [anchor, reader, writer] };
+  }
+
+  /** A shell that holds the FIFO's write end until it is killed or the container's process is gone. */
+  private async spawnStdinHolder(pid: number, writer: number): Promise<ContainerRecord['stdinHolder']> {
+    const holder = spawn('/bin/sh', ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 1; done', 'skiff-stdin', String(pid)], {
+      detached: true,
+      stdio: ['ignore', writer, 'ignore'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      holder.once('spawn', resolve);
+      holder.once('error', reject);
+    });
+    holder.unref();
+    return { pid: holder.pid!, startTime: (await procStat(holder.pid!))?.startTime };
+  }
+
+  /** stdinOnce: the program reads EOF once attach sessions have let go too. Recorded, so no attach writes to it again. */
+  private async closeStdin(rec: ContainerRecord): Promise<void> {
+    const holder = (await this.readRecord(rec.id))?.stdinHolder ?? rec.stdinHolder;
+    if (holder) {
+      const stat = await procStat(holder.pid);
+      if (stat && (holder.startTime === undefined || stat.startTime === holder.startTime)) this.signalGroup(holder.pid, 'SIGKILL');
+    }
+    rec.stdinClosed = true;
+    rec.stdinHolder = undefined;
+    // Read again just before writing: the record may have gained its exit meanwhile.
+    const latest = await this.readRecord(rec.id);
+    if (latest && (!latest.stdinClosed || latest.stdinHolder)) {
+      await writeJSON(path.join(this.containerDir(rec.id), 'record.json'), { ...latest, stdinClosed: true, stdinHolder: undefined }).catch(() => undefined);
+    }
+  }
+
+  // ---- logs
+
+  private containerLog(id: string): ContainerLog {
+    let log = this.logs_.get(id);
+    if (!log) {
+      log = new ContainerLog(this.containerDir(id));
+      this.logs_.set(id, log);
+    }
+    return log;
+  }
+
+  /** Stamps (and rotates) a running container's log every LOG_POLL_MS while this runtime is open. */
+  private watch(id: string): void {
+    this.watched.add(id);
+    this.poller ??= setInterval(() => {
+      for (const w of this.watched) void this.containerLog(w).update().catch(() => undefined);
+    }, LOG_POLL_MS).unref();
+  }
+
+  private unwatch(id: string): void {
+    if (!this.watched.delete(id)) return;
+    void this.containerLog(id).update().catch(() => undefined); // the last lines get their times
+    if (this.watched.size === 0 && this.poller) {
+      clearInterval(this.poller);
+      this.poller = undefined;
+    }
+  }
+
+  private async running(id: string): Promise<boolean> {
+    const rec = await this.readRecord(id);
+    return !!rec && !rec.exit && (await this.alive(rec));
+  }
+
+  async logs(id: string, opts: LogOptions): Promise<Readable> {
+    const bare = bareId(id);
+    if (!(await this.readRecord(bare))) throw new RuntimeError('ContainerNotFound', `no such container: ${id}`);
+    return Readable.from(this.containerLog(bare).stream(opts, () => this.running(bare)), { objectMode: false });
   }
 
   private async readRecord(id: string): Promise<ContainerRecord | undefined> {
@@ -663,6 +783,7 @@ export class ProcessRuntime implements Runtime {
     await writeJSON(path.join(dir, 'record.json'), rec).catch(() => undefined);
     // The outcome is recorded: the cgroups (and anything the program left running in them) can go.
     await this.removeCgroups(rec.cgroups);
+    if (rec.stdinHolder) await this.closeStdin(rec);
     return rec.exit;
   }
 
@@ -685,12 +806,19 @@ export class ProcessRuntime implements Runtime {
   }
 
   private async observe(rec: ContainerRecord): Promise<ContainerInfo> {
-    if (rec.exit) return this.info(rec, 'exited', rec.exit);
-    if (await this.alive(rec)) return this.info(rec, 'running');
+    if (rec.exit) {
+      this.unwatch(rec.id);
+      return this.info(rec, 'exited', rec.exit);
+    }
+    if (await this.alive(rec)) {
+      this.watch(rec.id); // also adopts the containers of an agent that ran before this one
+      return this.info(rec, 'running');
+    }
     if (rec.pid === undefined) {
       const status = await fs.stat(path.join(this.containerDir(rec.id), 'status')).catch(() => undefined);
       if (!status) return this.info(rec, 'created'); // never started
     }
+    this.unwatch(rec.id);
     return this.info(rec, 'exited', await this.settleExit(rec));
   }
 
@@ -755,7 +883,10 @@ export class ProcessRuntime implements Runtime {
     if (rec) {
       await this.kill(rec); // a container still running is not left without a record
       await this.removeCgroups(rec.cgroups);
+      if (rec.stdinHolder) await this.closeStdin(rec);
     }
+    this.watched.delete(bare);
+    this.logs_.delete(bare);
     this.children.delete(bare);
     await fs.rm(this.containerDir(bare), { recursive: true, force: true });
   }
@@ -798,13 +929,200 @@ export class ProcessRuntime implements Runtime {
     });
   }
 
+  /** The record of a running container, or the error to give for one that is not. */
+  private async runningRecord(id: string): Promise<ContainerRecord> {
+    const rec = await this.readRecord(bareId(id));
+    if (!rec) throw new RuntimeError('ContainerNotFound', `no such container: ${id}`);
+    if (rec.exit || !(await this.alive(rec))) throw new RuntimeError('ContainerNotRunning', `container ${rec.name} is not running`);
+    return rec;
+  }
+
+  /**
+   * kubectl exec: the command runs as exec() runs it (the container's env and working directory, inside
+   * the pod's network namespace), with pipes, in a process group of its own that close() kills, and in
+   * the container's cgroups. With a terminal it runs under util-linux `script`, which holds the pty
+   * (stderr is then merged into stdout). resize sets the size on the pty's slave with `stty -F`, and the
+   * kernel sends SIGWINCH to the terminal's foreground job; without a terminal it is a no-op.
+   */
+  async execStream(id: string, command: string[], opts: { stdin: boolean; tty: boolean }): Promise<ExecSession> {
+    const rec = await this.runningRecord(id);
+    if (!command.length) throw new RuntimeError('ExecError', 'exec needs a command');
+    if (!(await resolveCommand(command[0], rec.env.PATH ?? '', rec.cwd))) {
+      return endedSession(`exec: "${command[0]}": executable file not found in $PATH\n`, 127, opts);
+    }
+    const argv = opts.tty ? [this.scriptPath, '-qfec', command.map(shellQuote).join(' '), '/dev/null'] : command;
+    const program = rec.netns ? [this.ipPath, 'netns', 'exec', rec.netns, ...argv] : argv;
+    const proc = spawn(program[0], program.slice(1), {
+      cwd: rec.cwd,
+      env: rec.env as NodeJS.ProcessEnv,
+      detached: true,
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    // Into the container's cgroups, as docker's exec: its limits apply, its use counts, and it ends with
+    // the container (what is left in them is killed). Moved just after it started: a child forked in
+    // its first moments may stay outside.
+    if (proc.pid) for (const dir of rec.cgroups) void fs.writeFile(path.join(dir, 'cgroup.procs'), String(proc.pid)).catch(() => undefined);
+    const stdout = new PassThrough();
+    const stderr = opts.tty ? stdout : new PassThrough();
+    proc.stdout!.pipe(stdout, { end: false });
+    proc.stderr!.pipe(stderr, { end: false });
+    let ended = false;
+    const exit = new Promise<number>((resolve) => {
+      const finish = (code: number, message?: string) => {
+        if (ended) return;
+        ended = true;
+        if (message) stderr.write(message);
+        stdout.end();
+        stderr.end();
+        resolve(code);
+      };
+      proc.once('error', (e) => finish(127, `exec: "${command[0]}": ${e.message}\n`));
+      proc.once('close', (code, signal) => finish(code ?? 128 + signalNumber(signal ?? 'SIGKILL')));
+    });
+    proc.stdin?.on('error', () => undefined); // the command may exit without reading it all
+    let size: { cols: number; rows: number } | undefined;
+    let resizing = false;
+    const applySize = async () => {
+      if (resizing) return;
+      resizing = true;
+      try {
+        let pts: string | undefined;
+        for (let i = 0; !pts && !ended && i < 40; i++) {
+          pts = await terminalOf(proc.pid!);
+          if (!pts) await sleep(50);
+        }
+        while (pts && size && !ended) {
+          const { cols, rows } = size;
+          size = undefined;
+          await execFileP(this.sttyPath, ['-F', pts, 'cols', String(cols), 'rows', String(rows)]).catch(() => undefined);
+        }
+      } finally {
+        resizing = false;
+      }
+    };
+    return {
+      stdin: proc.stdin ?? undefined,
+      stdout,
+      stderr: opts.tty ? undefined : stderr,
+      resize: (cols, rows) => {
+        if (!opts.tty || ended || !proc.pid) return;
+        size = { cols, rows };
+        void applySize();
+      },
+      exit,
+      close: () => {
+        if (!ended && proc.pid) this.signalGroup(proc.pid, 'SIGKILL');
+      },
+    };
+  }
+
+  /**
+   * kubectl attach: the container's output from now on, followed in its log (both streams come on
+   * stdout, as the log file does not tell them apart; stderr ends at once), and with stdin the FIFO the
+   * container was started with (refused when it was not). The program has no terminal: nothing to
+   * resize. exit resolves with the container's exit code when it ends.
+   */
+  async attach(id: string, opts: { stdin: boolean; tty: boolean }): Promise<ExecSession> {
+    const rec = await this.runningRecord(id);
+    let stdin: Socket | undefined;
+    if (opts.stdin) {
+      if (!rec.stdin) throw new RuntimeError('AttachError', `container ${rec.name} was not started with stdin (spec.containers[].stdin: true): cannot attach to it`);
+      if (rec.stdinClosed) throw new RuntimeError('AttachError', `the stdin of container ${rec.name} was closed after its first attach (stdinOnce)`);
+      let fd: number;
+      try {
+        // Non-blocking: a pipe that is full must not hold a libuv thread; the program holds a read end.
+        fd = openSync(path.join(this.containerDir(rec.id), 'stdin'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      } catch (e) {
+        throw new RuntimeError('AttachError', `container ${rec.name} no longer reads its stdin: ${(e as Error).message}`);
+      }
+      stdin = new Socket({ fd, readable: false, writable: true });
+      stdin.on('error', () => undefined);
+      if (rec.stdinOnce) stdin.once('close', () => void this.closeStdin(rec).catch(() => undefined));
+    }
+    let detached = false;
+    const log = this.containerLog(rec.id);
+    const from = await log.end(); // now, not when the stream is first read
+    const stdout = Readable.from(
+      log.stream({ follow: true, timestamps: false, from }, async () => !detached && (await this.running(rec.id))),
+      { objectMode: false },
+    );
+    const exit = (async () => {
+      while (!detached && (await this.running(rec.id))) await sleep(200);
+      const latest = await this.readRecord(rec.id);
+      if (detached || !latest) return new Promise<number>(() => undefined); // detached: nobody waits for it
+      return (await this.observe(latest)).exitCode ?? 0;
+    })();
+    return {
+      stdin,
+      stdout,
+      stderr: opts.tty ? undefined : Readable.from([]),
+      resize: () => undefined,
+      exit,
+      close: () => {
+        detached = true;
+        stdout.destroy();
+        stdin?.destroy();
+      },
+    };
+  }
+
+  /** Each running container's usage: from its own cgroups where it has them, else from its process tree in /proc. */
+  async usage(): Promise<ContainerUsage[]> {
+    let table: Awaited<ReturnType<typeof processTable>> | undefined;
+    const out: ContainerUsage[] = [];
+    for (const rec of await this.records()) {
+      if (rec.exit || rec.pid === undefined || !(await this.alive(rec))) continue;
+      // Only the container's own cgroups: a v1 controller it has none in would be the agent's (or the root's).
+      const cg = rec.cgroups.length ? await cgroupUsage(rec.cgroups) : {};
+      let { cpuNanoSeconds, memoryBytes } = cg;
+      if (cpuNanoSeconds === undefined || memoryBytes === undefined) {
+        table ??= await processTable();
+        const tree = treeUsage(table, rec.pid);
+        cpuNanoSeconds ??= tree?.cpuNanoSeconds;
+        memoryBytes ??= tree?.memoryBytes;
+      }
+      if (cpuNanoSeconds === undefined) continue;
+      out.push({ id: `${SCHEME}${rec.id}`, cpuNanoSeconds, memoryBytes: memoryBytes ?? 0 });
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     // Containers keep running; their children's handles are already unref'd.
+    if (this.poller) clearInterval(this.poller);
+    this.poller = undefined;
+    this.watched.clear();
     for (const child of this.children.values()) {
       child.proc.removeAllListeners('exit');
     }
     this.children.clear();
   }
+}
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The pty a process's child reads from (the command `script` runs), if it has started. */
+async function terminalOf(pid: number): Promise<string | undefined> {
+  let kids = (await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => undefined))?.trim().split(/\s+/).filter(Boolean).map(Number);
+  if (!kids) kids = [...(await processTable()).values()].filter((p) => p.ppid === pid).map((p) => p.pid);
+  for (const kid of kids) {
+    const tty = await fs.readlink(`/proc/${kid}/fd/0`).catch(() => '');
+    if (tty.startsWith('/dev/pts/')) return tty;
+  }
+  return undefined;
+}
+
+/** A command that could not start: its message, then its exit code. */
+function endedSession(message: string, code: number, opts: { stdin: boolean; tty: boolean }): ExecSession {
+  const stdout = new PassThrough();
+  const stderr = opts.tty ? stdout : new PassThrough();
+  stderr.end(message);
+  if (!opts.tty) stdout.end();
+  const stdin = opts.stdin ? new PassThrough() : undefined;
+  stdin?.resume();
+  return { stdin, stdout, stderr: opts.tty ? undefined : stderr, resize: () => undefined, exit: Promise.resolve(code), close: () => undefined };
 }
 
 /**
