@@ -38,6 +38,8 @@ export const KINDS: Record<string, string> = {
   'apps/v1/Deployment': 'Deployment',
   'v1/DeleteOptions': 'DeleteOptions',
   'apps/v1/DeleteOptions': 'DeleteOptions',
+  'networking.k8s.io/v1/Ingress': 'Ingress',
+  'networking.k8s.io/v1/DeleteOptions': 'DeleteOptions',
   'meta.k8s.io/v1/DeleteOptions': 'DeleteOptions',
 };
 
@@ -360,6 +362,21 @@ export const MESSAGES: Record<string, string> = {
     '1 gracePeriodSeconds:int64?, 2 preconditions:Preconditions, 3 orphanDependents:bool?,' +
     ' 4 propagationPolicy:string?, 5 dryRun:string[], 6 ignoreStoreReadErrorWithClusterBreakingPotential:bool?',
   Preconditions: '1 uid:string?, 2 resourceVersion:string?',
+  // networking.k8s.io/v1, for `kubectl create ingress`.
+  Ingress: '1 metadata:ObjectMeta, 2 spec:IngressSpec, 3 status:IngressStatus',
+  IngressSpec: '4 ingressClassName:string?, 1 defaultBackend:IngressBackend, 2 tls:IngressTLS[], 3 rules:IngressRule[]',
+  IngressBackend: '4 service:IngressServiceBackend, 3 resource:TypedLocalObjectReference',
+  IngressServiceBackend: '1 name:string, 2 port:ServiceBackendPort',
+  ServiceBackendPort: '1 name:string, 2 number:int32',
+  IngressTLS: '1 hosts:string[], 2 secretName:string',
+  IngressRule: '1 host:string, 2 ...ingressRuleValue:IngressRuleValue',
+  IngressRuleValue: '1 http:HTTPIngressRuleValue',
+  HTTPIngressRuleValue: '1 paths:HTTPIngressPath[]',
+  HTTPIngressPath: '1 path:string, 3 pathType:string?, 2 backend:IngressBackend',
+  IngressStatus: '1 loadBalancer:IngressLoadBalancerStatus',
+  IngressLoadBalancerStatus: '1 ingress:IngressLoadBalancerIngress[]',
+  IngressLoadBalancerIngress: '1 ip:string, 2 hostname:string, 4 ports:IngressPortStatus[]',
+  IngressPortStatus: '1 port:int32, 2 protocol:string, 3 error:string?',
 };
 
 const SCALARS = new Set(['string', 'int32', 'int64', 'bool', 'bytes']);

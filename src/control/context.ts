@@ -34,6 +34,11 @@ export interface ControlOptions {
   clusterCidr: string;
   /** node-cidr-mask-size: the prefix length of each node's podCIDR. */
   nodeCidrMaskSize: number;
+  /**
+   * Where the Ingresses skiff serves are reached (the control plane's address: a hostname or an IP),
+   * published in their status.loadBalancer.ingress. '': not configured, their status stays empty.
+   */
+  ingressAddress: string;
 }
 
 export const defaultControlOptions: ControlOptions = {
@@ -48,6 +53,7 @@ export const defaultControlOptions: ControlOptions = {
   commitChunk: 0,
   clusterCidr: '10.244.0.0/16',
   nodeCidrMaskSize: 24,
+  ingressAddress: '',
 };
 
 export interface EventSpec {

@@ -5,6 +5,7 @@ import { deployments } from './deployments.js';
 import { endpoints } from './endpoints.js';
 import { collectGarbage } from './garbage-collector.js';
 import { finishNamespaces } from './namespaces.js';
+import { ingressStatus } from './ingress-status.js';
 import { nodeIpam } from './node-ipam.js';
 import { nodeLifecycle } from './node-lifecycle.js';
 import { replicaSets } from './replicasets.js';
@@ -38,6 +39,8 @@ export const CONTROLLERS = [
   ['replicaset', replicaSets],
   ['scheduler', scheduler],
   ['endpoints', endpoints],
+  // Last: no other controller reads the Ingress status it writes.
+  ['ingress-status', ingressStatus],
 ] as const;
 
 /**

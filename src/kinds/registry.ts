@@ -12,10 +12,14 @@ import { deployment } from './deployment.js';
 import { replicaSet } from './replicaset.js';
 import { lease } from './lease.js';
 import { endpointSlice } from './endpointslice.js';
+import { ingress } from './ingress.js';
+import { ingressClass } from './ingressclass.js';
 
 export const kinds: readonly KindDef[] = [
   namespace, node, pod, service, endpoints, event, configMap, secret,
   deployment, replicaSet, lease, endpointSlice,
+  ingress,
+  ingressClass,
 ];
 
 export function apiVersionOf(def: KindDef): string {

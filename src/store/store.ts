@@ -1,4 +1,5 @@
 import type { Client, InStatement, ResultSet } from '@libsql/client';
+import { skiffIngressClass } from '../kinds/ingressclass.js';
 import { kindNamed } from '../kinds/registry.js';
 import type { KObject } from '../kinds/types.js';
 import type { Clock } from './clock.js';
@@ -68,6 +69,15 @@ const MAX_GROUP_OPS = 1000;
 
 const BUILTIN_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
+/** A built-in object Store.init creates when absent (a later start never overwrites it). */
+function builtinObject(obj: KObject): { sql: string; args: string[] } {
+  const [kind, namespace, name] = keyOf(obj);
+  return {
+    sql: 'INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object) VALUES (?, ?, ?, ?, 0, NULL, ?)',
+    args: [kind, namespace, name, String(obj.metadata?.uid), serialise(obj)],
+  };
+}
+
 /** An object from a row that selected `rv, object`. */
 export function objectOf(row: Record<string, unknown>): KObject {
   return parse(row.rv, row.object);
@@ -120,7 +130,7 @@ export class Store {
     private readonly groupCommit = true,
   ) {}
 
-  /** Create the namespaces Kubernetes starts with. Idempotent. */
+  /** Create the namespaces Kubernetes starts with, and the IngressClass skiff serves. Idempotent. */
   async init(): Promise<void> {
     const now = this.clock.now().toISOString().replace(/\.\d+Z$/, 'Z');
     await this.batch(
@@ -137,7 +147,7 @@ export class Store {
           sql: 'INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object) VALUES (?, ?, ?, ?, 0, NULL, ?)',
           args: ['Namespace', '', name, uid, serialise(ns)],
         };
-      }),
+      }).concat(builtinObject(skiffIngressClass(now))),
       'write',
     );
   }

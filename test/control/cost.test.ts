@@ -28,7 +28,7 @@ type Costs = Map<string, { roundTrips: number; writes: number }>;
 
 /** One pass, each controller called in order with the pass's context, its round trips counted. */
 async function measuredPass(c: Cluster): Promise<Costs> {
-  const ctx = new PassContext(c.store, c.clock, defaultControlOptions);
+  const ctx = new PassContext(c.store, c.clock, { ...defaultControlOptions, ingressAddress: '203.0.113.7' });
   const costs: Costs = new Map();
   for (const [name, controller] of CONTROLLERS) {
     const [trips, writes] = [c.store.roundTrips, ctx.writes];
@@ -171,6 +171,10 @@ async function giveWork(c: Cluster): Promise<void> {
     const delta = i % 2 === 0 ? 5 : -Math.ceil(replicas(rs) / 2);
     await c.request(`/apis/apps/v1/namespaces/${NS}/replicasets/${rs.metadata!.name}/scale`, 'PATCH', { spec: { replicas: replicas(rs) + delta } }, merge);
   }
+
+  // An Ingress whose status wants the control plane's address (ingress-status).
+  const rule = { host: 'shop.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } };
+  await c.request(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`, 'POST', { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'shop' }, spec: { rules: [rule] } });
 
   const joined = `node-${c.nodes.length}`;
   expect((await c.store.commit(joining(c.clock, joined))).every((r) => r.ok)).toBe(true);

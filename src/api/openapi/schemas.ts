@@ -12,6 +12,7 @@ const PACKAGES: Record<string, string> = {
   apps: 'io.k8s.api.apps.v1',
   coordination: 'io.k8s.api.coordination.v1',
   discovery: 'io.k8s.api.discovery.v1',
+  networking: 'io.k8s.api.networking.v1',
   policy: 'io.k8s.api.policy.v1',
   autoscaling: 'io.k8s.api.autoscaling.v1',
   meta: 'io.k8s.apimachinery.pkg.apis.meta.v1',
@@ -1180,8 +1181,98 @@ function otherSchemas(): Record<string, Schema> {
   };
 }
 
+// ---- networking.k8s.io/v1 ----
+
+function networkingSchemas(): Record<string, Schema> {
+  const atomic = (s: Schema): Schema => ({ ...s, 'x-kubernetes-list-type': 'atomic' });
+  const backend = (d: string) => ref('networking.IngressBackend', d);
+  return {
+    'networking.Ingress': kind('networking.k8s.io/v1', 'Ingress', 'A collection of rules that let inbound connections reach the endpoints of Services.', {
+      spec: spec('networking.IngressSpec', 'Ingress'),
+      status: status('networking.IngressStatus', 'Ingress'),
+    }),
+    'networking.IngressList': list('networking.k8s.io/v1', 'networking.Ingress'),
+    'networking.IngressSpec': obj('The desired state of an Ingress.', {
+      defaultBackend: backend('Backend of requests no rule matches.'),
+      ingressClassName: str('Name of the IngressClass of the controller that implements this Ingress.'),
+      rules: atomic(arr(ref('networking.IngressRule'), 'Host rules; requests no rule matches go to the default backend.')),
+      tls: atomic(arr(ref('networking.IngressTLS'), 'TLS configuration: hosts and the Secret with their certificate.')),
+    }),
+    'networking.IngressBackend': obj('Where requests go: a Service port or another resource.', {
+      resource: ref('core.TypedLocalObjectReference', 'An object in the Ingress\'s namespace (exclusive with service).'),
+      service: ref('networking.IngressServiceBackend', 'A Service as a backend (exclusive with resource).'),
+    }),
+    'networking.IngressServiceBackend': obj('A Service and port as a backend.', {
+      name: str('Name of the Service, in the Ingress\'s namespace.'),
+      port: ref('networking.ServiceBackendPort', 'Port of the Service.'),
+    }, ['name']),
+    'networking.ServiceBackendPort': {
+      ...obj('A Service port, by name or number.', {
+        name: str('Name of the Service port (exclusive with number).'),
+        number: int('Number of the Service port (exclusive with name).'),
+      }),
+      'x-kubernetes-map-type': 'atomic',
+    },
+    'networking.IngressRule': obj('Requests for a host (all hosts when empty) and their paths.', {
+      host: str('Fully qualified domain name, or a wildcard "*.example.com" matching one label.'),
+      http: ref('networking.HTTPIngressRuleValue', 'HTTP paths and their backends.'),
+    }),
+    'networking.HTTPIngressRuleValue': obj('HTTP paths and their backends.', {
+      paths: atomic(arr(ref('networking.HTTPIngressPath'), 'Paths and the backends they go to.')),
+    }, ['paths']),
+    'networking.HTTPIngressPath': obj('A path and the backend requests for it go to.', {
+      backend: backend('Where matching requests go.'),
+      path: str("Path matched against the request's path; must begin with '/'."),
+      pathType: str('How the path is matched: Exact, Prefix or ImplementationSpecific.'),
+    }, ['pathType', 'backend']),
+    'networking.IngressTLS': obj('TLS for some hosts.', {
+      hosts: atomic(strs('Hosts in the TLS certificate.')),
+      secretName: str('Name of the Secret holding the certificate.'),
+    }),
+    'networking.IngressStatus': obj('The current state of an Ingress.', {
+      loadBalancer: ref('networking.IngressLoadBalancerStatus', 'Where the Ingress is reached.'),
+    }),
+    'networking.IngressLoadBalancerStatus': obj('Where an Ingress is reached.', {
+      ingress: atomic(arr(ref('networking.IngressLoadBalancerIngress'), 'Ingress points of the load balancer.')),
+    }),
+    'networking.IngressLoadBalancerIngress': obj('An ingress point.', {
+      hostname: str('DNS-based ingress point.'),
+      ip: str('IP-based ingress point.'),
+      ports: atomic(arr(ref('networking.IngressPortStatus'), 'Records of the ports.')),
+    }),
+    'networking.IngressPortStatus': obj('Status of an ingress port.', {
+      error: str('Problem with the port, if any.'),
+      port: int('Port number.'),
+      protocol: str('TCP, UDP or SCTP.'),
+    }, ['port', 'protocol']),
+    'core.TypedLocalObjectReference': {
+      ...obj('A typed reference to an object in the same namespace.', {
+        apiGroup: str('API group of the referenced object; empty for the core group.'),
+        kind: str('Kind of the referenced object.'),
+        name: str('Name of the referenced object.'),
+      }, ['kind', 'name']),
+      'x-kubernetes-map-type': 'atomic',
+    },
+    'networking.IngressClass': kind('networking.k8s.io/v1', 'IngressClass', 'The class of Ingresses a controller implements.', {
+      spec: spec('networking.IngressClassSpec', 'IngressClass'),
+    }),
+    'networking.IngressClassList': list('networking.k8s.io/v1', 'networking.IngressClass'),
+    'networking.IngressClassSpec': obj('The controller of the class and its parameters.', {
+      controller: str('The controller that implements the class, a domain-prefixed path such as "example.com/ingress". Immutable.'),
+      parameters: ref('networking.IngressClassParametersReference', 'An object with settings for the controller.'),
+    }),
+    'networking.IngressClassParametersReference': obj('An object with settings for an ingress controller.', {
+      apiGroup: str('API group of the referenced object; empty for the core group.'),
+      kind: str('Kind of the referenced object.'),
+      name: str('Name of the referenced object.'),
+      namespace: str('Namespace of the referenced object, when scope is Namespace.'),
+      scope: str('Cluster or Namespace. Defaults to Cluster.'),
+    }, ['kind', 'name']),
+  };
+}
+
 /** Every schema skiff knows, keyed by its full Kubernetes name (io.k8s.api.apps.v1.Deployment, ...). */
 export function allSchemas(): Record<string, Schema> {
-  const short = { ...metaSchemas(), ...podSchemas(), ...coreSchemas(), ...otherSchemas() };
+  const short = { ...metaSchemas(), ...podSchemas(), ...coreSchemas(), ...otherSchemas(), ...networkingSchemas() };
   return Object.fromEntries(Object.entries(short).map(([name, s]) => [schemaName(name), s]));
 }

@@ -92,6 +92,9 @@ export const STRATEGIES: Record<string, StrategyTable> = {
   EndpointSlice: meta,
   Event: meta,
   Lease: meta,
+  // spec.rules, spec.tls and their paths and hosts are +listType=atomic.
+  Ingress: meta,
+  IngressClass: meta,
 };
 
 /** The strategy table of a kind; empty (every list atomic) for kinds not listed. */
