@@ -4,7 +4,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiClient } from './client.js';
-import { loadOrJoin } from './join.js';
+import { loadOrJoin, type Credential } from './join.js';
+import { NodeServer } from './node-server.js';
+import { TunnelClient } from './tunnel.js';
+import { UsageSampler } from './usage.js';
 import { internalIP } from './machine.js';
 import { NodeStatusManager, parseLabels, parseTaints } from './node-status.js';
 import { PodManager } from './pod-manager.js';
@@ -108,16 +111,36 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     watchTimeoutSeconds: opts.watchTimeoutSeconds,
   });
   pods.start();
+  const reach = startReach(cred, name, runtime, pods, log);
   log(`node ${name} running pods with the ${runtime.name} runtime${runtime.podNetwork ? '' : ' (pods share the host network)'}`);
   const health = watchRuntime(running, nodeStatus, log);
 
   return {
     nodes: [name],
     async stop() {
+      reach.stop();
       clearInterval(health);
       await pods.stop();
       await nodeStatus.stop();
       await running.close();
+    },
+  };
+}
+
+/**
+ * The node's side of kubelet's server (logs, exec, port-forward, proxy, usage), reached through the
+ * tunnel the agent dials: the machine listens on nothing.
+ */
+function startReach(cred: Credential, nodeName: string, runtime: Runtime, pods: PodManager, log: (line: string) => void): { stop(): void } {
+  const usage = new UsageSampler(runtime);
+  const server = new NodeServer({ nodeName, runtime, usage, pods: () => pods.pods, log });
+  const tunnel = new TunnelClient({ server: cred.server, token: cred.token, ca: cred.ca, onStream: (s) => server.handle(s), log });
+  usage.start();
+  tunnel.start();
+  return {
+    stop() {
+      tunnel.stop();
+      usage.stop();
     },
   };
 }
@@ -226,7 +249,9 @@ async function startSimulated(opts: AgentOptions, prefix: string, n: number): Pr
           watchTimeoutSeconds: opts.watchTimeoutSeconds,
         });
         manager.start();
+        const reach = startReach(cred, name, runtime, manager, () => {});
         stops.push(async () => {
+          reach.stop();
           await manager.stop();
           await nodeStatus.stop();
         });

@@ -11,6 +11,9 @@ import { addDefaultTolerations } from '../kinds/pod.js';
 import { ResourceHandler } from './resources.js';
 import { allocateService, defaultServiceRanges, type ServiceRanges } from './service-allocation.js';
 import { ApiError, statusResponse } from './status.js';
+import { admitIngress, IngressRouter, type ForwardToService } from './ingress.js';
+import { metricsGroup, metricsRequest, metricsResourceList, METRICS_GROUP } from './metrics-api.js';
+import { TUNNEL_PATH, type NodeTunnels } from './tunnels.js';
 import type { WatchPolling } from './watch.js';
 
 export interface AppOptions {
@@ -41,6 +44,14 @@ export interface AppOptions {
   serviceRanges?: ServiceRanges;
   /** What `GET /metrics` answers, in Prometheus' text format; absent: 404. */
   metrics?: () => string;
+  /** The nodes' tunnels, held by the home; absent: nodes cannot be reached (logs, exec, ... answer 503). */
+  tunnels?: NodeTunnels;
+  /** skiff as the ingress controller: Ingress traffic goes to Services through `forward`; absent: no ingress. */
+  ingress?: {
+    forward: ForwardToService;
+    /** How long the Ingress hosts read are trusted for writes made elsewhere (default 1 s): each read is a round trip. */
+    hostsTtlMs?: number;
+  };
 }
 
 // /cacerts is public as k3s serves it: an agent fetches it unverified and checks its hash. The join
@@ -53,19 +64,25 @@ const notFoundPath = () => new ApiError(404, 'NotFound', 'the server could not f
 
 export function createApp(opts: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const ingress = opts.ingress && new IngressRouter({ store: opts.store, forward: opts.ingress.forward }, Date.now, opts.ingress.hostsTtlMs);
   const resources = new ResourceHandler({
     store: opts.store,
     clock: opts.clock,
-    onWrite: opts.onWrite,
+    onWrite: (kind) => {
+      ingress?.written(kind);
+      opts.onWrite?.(kind);
+    },
     admit: async (def, obj, old) => {
       if (def.kind === 'Service') return allocateService(opts.store, opts.serviceRanges ?? defaultServiceRanges, obj, old);
       if (def.kind === 'Pod' && !old) addDefaultTolerations(obj.spec, ...(opts.defaultTolerationSeconds ?? []));
+      if (def.kind === 'Ingress' && !old) await admitIngress(opts.store, obj);
       return undefined;
     },
     maxWatchSeconds: opts.maxWatchSeconds ?? 1800,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000,
     pollIntervalMs: opts.pollIntervalMs ?? 2_000,
     watchPolling: opts.watchPolling,
+    tunnels: opts.tunnels,
   });
 
   app.onError((err) => {
@@ -74,6 +91,9 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     return statusResponse(new ApiError(500, 'InternalError', `Internal error occurred: ${err.message}`));
   });
   app.notFound(() => statusResponse(notFoundPath()));
+
+  // Ingress traffic, before authentication: public, and the backend's own business.
+  if (ingress) app.use('*', async (c, next) => (await ingress.handle(c.req.raw, c.req.path)) ?? next());
 
   app.use('*', async (c, next) => {
     if (PUBLIC_PATHS.has(c.req.path)) return next();
@@ -103,7 +123,23 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
   app.get('/version', (c) => c.json(SERVER_VERSION));
   app.get('/api', (c) => c.json(apiVersions(new URL(c.req.url).host)));
-  app.get('/apis', (c) => c.json(apiGroupList()));
+  app.get('/apis', (c) => {
+    const list = apiGroupList() as { groups: unknown[] };
+    return c.json({ ...list, groups: [...list.groups, metricsGroup] });
+  });
+  // An agent's tunnel: only a node's own credential opens its node's session.
+  app.get(TUNNEL_PATH, (c) => {
+    const node = nodeNameOf(c.get('identity'));
+    if (!node) throw new ApiError(403, 'Forbidden', `forbidden: User "${c.get('identity').user}" cannot get path "${TUNNEL_PATH}": only nodes open tunnels`);
+    if (!opts.tunnels) throw new ApiError(404, 'NotFound', 'this server holds no node tunnels');
+    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw new ApiError(400, 'BadRequest', 'the tunnel is a WebSocket: send Upgrade: websocket');
+    return opts.tunnels.accept(node, c.req.raw);
+  });
+  app.get(`/apis/${METRICS_GROUP}/v1beta1`, (c) => c.json(metricsResourceList()));
+  app.get(`/apis/${METRICS_GROUP}/v1beta1/*`, (c) => {
+    if (!isMaster(c.get('identity'))) throw new ApiError(403, 'Forbidden', `forbidden: User "${c.get('identity').user}" cannot list resource in API group "${METRICS_GROUP}"`);
+    return metricsRequest({ store: opts.store, tunnels: opts.tunnels }, c.req.path, new URL(c.req.url).searchParams);
+  });
   app.get('/api/:version', (c) => c.json(found(apiResourceList('', c.req.param('version')))));
   app.get('/apis/:group/:version', (c) => c.json(found(apiResourceList(c.req.param('group'), c.req.param('version')))));
   // kubectl asks for v2 only as protobuf, as a fallback; JSON is for other clients.

@@ -12,6 +12,10 @@ const SUBRESOURCES: Record<string, (def: KindDef) => Record<string, unknown>> = 
   binding: () => ({ kind: 'Binding', verbs: ['create'] }),
   eviction: () => ({ group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] }),
   proxy: (def) => ({ kind: `${def.kind}ProxyOptions`, verbs: ['create', 'delete', 'get', 'patch', 'update'] }),
+  log: () => ({ kind: 'Pod', verbs: ['get'] }),
+  exec: () => ({ kind: 'PodExecOptions', verbs: ['create', 'get'] }),
+  attach: () => ({ kind: 'PodAttachOptions', verbs: ['create', 'get'] }),
+  portforward: () => ({ kind: 'PodPortForwardOptions', verbs: ['create', 'get'] }),
 };
 
 export const SERVER_VERSION = {

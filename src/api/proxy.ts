@@ -1,17 +1,29 @@
 import type { KObject } from '../kinds/types.js';
 import type { Store } from '../store/store.js';
+import type { PodRef } from '../tunnel/head.js';
 import type { ResourcePath } from './paths.js';
 import { ApiError, badRequest, notFound } from './status.js';
+import type { NodeTunnels } from './tunnels.js';
 
 // services/NAME[:PORT]/proxy/PATH and pods/NAME[:PORT]/proxy/PATH: the request goes on to a ready
 // endpoint of the Service (or to the pod's IP) and the answer streams back. Endpoints are located as
 // kube-apiserver's ResourceLocation does; unlike it, requests rotate over the ready addresses and a
 // connection failure moves on to the next address, so the edge balances load over the backends.
+// A backend on a node goes through that node's tunnel (the control plane may not reach pod
+// addresses: on Workers it never does); a node without a session is skipped for the next address.
 
 export interface ProxyTarget {
   scheme: 'http' | 'https';
   /** host[:port], IPv6 in brackets. */
   host: string;
+  /** The node the backend runs on, reached through its tunnel; absent: dialled directly. */
+  node?: string;
+  pod?: PodRef;
+}
+
+export interface ProxyDeps {
+  store: Store;
+  tunnels?: NodeTunnels;
 }
 
 /** A proxy id, `name`, `name:port` or `scheme:name:port` (utilnet.SplitSchemeNamePort). */
@@ -31,7 +43,7 @@ const joinHostPort = (ip: string, port: number | string) => {
 const serviceUnavailable = (message: string) => new ApiError(503, 'ServiceUnavailable', message);
 
 interface EndpointSubset {
-  addresses?: { ip: string }[];
+  addresses?: { ip: string; nodeName?: string; targetRef?: { kind?: string; namespace?: string; name?: string; uid?: string } }[];
   ports?: { name?: string; port: number }[];
 }
 
@@ -62,11 +74,19 @@ export async function serviceTargets(store: Store, namespace: string, id: string
   if (subsets.length === 0) throw serviceUnavailable(`no endpoints available for service "${name}"`);
   const targets = subsets.flatMap((ss) => {
     const port = (ss.ports ?? []).find((p) => (p.name ?? '') === portName);
-    return port ? (ss.addresses ?? []).map((a) => ({ scheme, host: joinHostPort(a.ip, port.port) })) : [];
+    return port ? (ss.addresses ?? []).map((a): ProxyTarget => ({ scheme, host: joinHostPort(a.ip, port.port), ...located(a, namespace) })) : [];
   });
   if (targets.length === 0) throw serviceUnavailable(`no endpoints available for service "${id}"`);
   const start = turn++ % targets.length;
   return [...targets.slice(start), ...targets.slice(0, start)];
+}
+
+/** Where an endpoint address runs: its node, and the pod when the address names one. */
+function located(a: NonNullable<EndpointSubset['addresses']>[number], namespace: string): Pick<ProxyTarget, 'node' | 'pod'> {
+  if (!a.nodeName) return {};
+  const ref = a.targetRef;
+  const pod = ref?.kind === 'Pod' && ref.name ? { namespace: ref.namespace ?? namespace, pod: ref.name, uid: ref.uid ?? '' } : undefined;
+  return { node: a.nodeName, ...(pod ? { pod } : {}) };
 }
 
 interface PodContainer {
@@ -89,7 +109,9 @@ export async function podTarget(store: Store, namespace: string, id: string): Pr
   }
   const ip = (pod.status as { podIP?: string } | undefined)?.podIP;
   if (!ip) throw badRequest('address not allowed');
-  return { scheme: parsed.scheme, host: joinHostPort(ip, port) };
+  const node = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+  const ref = { namespace, pod: parsed.name, uid: String(pod.metadata?.uid ?? '') };
+  return { scheme: parsed.scheme, host: joinHostPort(ip, port), ...(node ? { node, pod: ref } : {}) };
 }
 
 // Hop-by-hop headers (RFC 9110 7.6.1) stay on their own connection; fetch refuses some of them.
@@ -105,9 +127,10 @@ function withoutHopByHop(source: Headers): Headers {
 }
 
 /** What the backend receives: the client's headers, less hop-by-hop ones and the API credentials. */
-function upstreamHeaders(req: Request): Headers {
+export function upstreamHeaders(req: Request, credentials = false): Headers {
   const headers = withoutHopByHop(req.headers);
-  for (const name of ['authorization', 'host', 'content-length', 'expect']) headers.delete(name);
+  // The API's credentials stay with the API; an Ingress's traffic carries the application's own.
+  for (const name of [...(credentials ? [] : ['authorization']), 'host', 'content-length', 'expect']) headers.delete(name);
   // fetch decodes compressed bodies but keeps their Content-Encoding; asking for none keeps both honest.
   headers.set('accept-encoding', 'identity');
   return headers;
@@ -132,28 +155,55 @@ const describeError = (e: unknown): string => {
 };
 
 /** Handles a request on services/NAME/proxy or pods/NAME/proxy. */
-export async function proxy(store: Store, req: Request, rp: ResourcePath, url: URL): Promise<Response> {
+export async function proxy(deps: ProxyDeps, req: Request, rp: ResourcePath, url: URL): Promise<Response> {
   const namespace = rp.namespace ?? '';
   const isService = rp.def.kind === 'Service';
-  const targets = isService ? await serviceTargets(store, namespace, rp.name!) : [await podTarget(store, namespace, rp.name!)];
+  const targets = isService ? await serviceTargets(deps.store, namespace, rp.name!) : [await podTarget(deps.store, namespace, rp.name!)];
   const path = rp.proxyPath ?? '';
   // As kube-apiserver (issue 4958): .../proxy without a slash redirects to .../proxy/, so relative links resolve.
   if (path === '' && (req.method === 'GET' || req.method === 'HEAD')) {
     return new Response(null, { status: 301, headers: { location: `${url.pathname}/${url.search}` } });
   }
+  return forward(deps, req, targets, `${path || '/'}${url.search}`, isService ? 'service' : 'pod');
+}
+
+/**
+ * Sends a request to a ready endpoint of a Service's port (a number or a port name), as the Service
+ * proxy does: the Ingress's way to its backends.
+ */
+export async function forwardToService(deps: ProxyDeps, req: Request, namespace: string, service: string, port: string, pathAndQuery: string): Promise<Response> {
+  return forward(deps, req, await serviceTargets(deps.store, namespace, port === '' ? service : `${service}:${port}`), pathAndQuery, 'service', true);
+}
+
+/** Headers as the tunnel carries them. */
+export function headerList(headers: Headers): [string, string][] {
+  return [...headers];
+}
+
+async function forward(deps: ProxyDeps, req: Request, targets: ProxyTarget[], pathAndQuery: string, what: string, credentials = false): Promise<Response> {
   // Buffered, so a retry on another address can send it again.
   const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await req.arrayBuffer();
-  const headers = upstreamHeaders(req);
+  const headers = upstreamHeaders(req, credentials);
   let lastError: unknown;
   for (const target of targets.slice(0, MAX_ATTEMPTS)) {
     try {
-      const res = await fetch(`${target.scheme}://${target.host}${path || '/'}${url.search}`, {
+      const res = target.node && deps.tunnels ? await throughTunnel(deps.tunnels, target, req, body, headers, pathAndQuery) : await fetch(`${target.scheme}://${target.host}${pathAndQuery}`, {
         method: req.method, headers, body, redirect: 'manual', signal: req.signal,
       });
       return new Response(res.body, { status: res.status, statusText: res.statusText, headers: downstreamHeaders(res) });
     } catch (e) {
-      lastError = e; // could not connect: the next address may
+      lastError = e; // could not connect, or the node is not connected: the next address may be
     }
   }
-  throw serviceUnavailable(`error trying to reach ${isService ? 'service' : 'pod'}: ${describeError(lastError)}`);
+  throw serviceUnavailable(`error trying to reach ${what}: ${describeError(lastError)}`);
+}
+
+/** The request through the backend's node, which dials the pod; a connection failure there counts as one here. */
+async function throughTunnel(tunnels: NodeTunnels, target: ProxyTarget, req: Request, body: ArrayBuffer | undefined, headers: Headers, path: string): Promise<Response> {
+  const node = target.node!;
+  if (tunnels.connected?.(node) === false) throw new Error(`node "${node}" is not connected`);
+  const res = await tunnels.exchange(node, { op: 'http', ...(target.pod ? { pod: target.pod } : {}), scheme: target.scheme, host: target.host, method: req.method, path, headers: headerList(headers) }, new Request(req.url, { method: req.method, body, signal: req.signal }));
+  // 502 from the node: it could not connect to the pod.
+  if (res.status === 502 && res.headers.get('x-skiff-dial-error')) throw new Error(await res.text());
+  return res;
 }

@@ -7,7 +7,9 @@ import { ObjectWriter, timestamp, type DeleteOptions, type WriteContext, type Wr
 import { ChangeFeed } from '../store/change-feed.js';
 import { applyPatch, ApplyConflictError, PatchError, type PatchType } from './patch/index.js';
 import type { ResourcePath } from './paths.js';
+import { nodeProxy, podStream } from './kubelet.js';
 import { proxy } from './proxy.js';
+import type { NodeTunnels } from './tunnels.js';
 import { ApiError, badRequest, conflict, notFound, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { PolledChanges, watchOptionsFrom, watchResponse, type WatchPolling, type WatchSource } from './watch.js';
@@ -22,7 +24,11 @@ export interface ResourceOptions extends WriteContext {
   pollIntervalMs: number;
   /** Each watch polls by itself, within this policy, instead of sharing one change feed. */
   watchPolling?: WatchPolling;
+  /** The nodes' tunnels (logs, exec, port-forward, proxies); absent: nodes cannot be reached. */
+  tunnels?: NodeTunnels;
 }
+
+const NODE_STREAMS = new Set(['log', 'exec', 'attach', 'portforward']);
 
 const PATCH_TYPES: Record<string, PatchType> = {
   'application/json-patch+json': 'json',
@@ -65,7 +71,8 @@ export class ResourceHandler {
     const q = url.searchParams;
     const { def, name, subresource } = rp;
     const method = req.method;
-    if (subresource === 'proxy') return proxy(this.opts.store, req, rp, url);
+    if (subresource === 'proxy') return def.kind === 'Node' ? nodeProxy(this.opts, req, rp, url) : proxy(this.opts, req, rp, url);
+    if (subresource && NODE_STREAMS.has(subresource)) return podStream(this.opts, req, rp, url);
     if (subresource === 'scale') return this.scale(req, rp, q);
     if (subresource === 'binding' && method === 'POST') return this.bind(req, rp, q);
     if (subresource === 'eviction' && method === 'POST') return this.evict(req, rp, q);

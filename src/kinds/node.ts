@@ -107,7 +107,7 @@ export const node: KindDef = {
   singular: 'node',
   namespaced: false,
   shortNames: ['no'],
-  subresources: ['status'],
+  subresources: ['status', 'proxy'],
   nameRule: 'subdomain',
   defaults: defaultNode,
   validate: validateNode,

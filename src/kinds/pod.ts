@@ -272,7 +272,7 @@ export const pod: KindDef = {
   namespaced: true,
   shortNames: ['po'],
   categories: ['all'],
-  subresources: ['status', 'binding', 'eviction', 'proxy'],
+  subresources: ['status', 'binding', 'eviction', 'proxy', 'log', 'exec', 'attach', 'portforward'],
   nameRule: 'subdomain',
   defaults: defaultPod,
   validate: validatePod,

@@ -82,6 +82,11 @@ const FLAGS = {
     default: '24',
     help: 'prefix length of each node\'s spec.podCIDR',
   },
+  'ingress-address': {
+    type: 'string',
+    placeholder: 'HOST',
+    help: "the address Ingresses of class skiff report in status.loadBalancer (default: the one served on)",
+  },
   'event-ttl': {
     type: 'string',
     placeholder: 'DURATION',
@@ -229,7 +234,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [
       'data', 'listen', 'reconcile-interval', 'node-monitor-grace-period', 'default-not-ready-toleration-seconds',
       'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'cluster-cidr',
-      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token', 'v',
+      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'ingress-address', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token', 'v',
     ],
     run: runServe,
   },
@@ -447,6 +452,7 @@ function controlFlags(flags: FlagValues) {
       // Checked against each other by serve (nodeCidrBlocks), which has the control plane's modules loaded.
       clusterCidr: get('cluster-cidr'),
       nodeCidrMaskSize: wholeNumber('node-cidr-mask-size', get('node-cidr-mask-size')),
+      ...(flags['ingress-address'] ? { ingressAddress: get('ingress-address') } : {}),
     },
     serviceRanges: { clusterIpRange: get('service-cluster-ip-range'), nodePortRange: [Number(range[1]), Number(range[2])] as [number, number] },
   };

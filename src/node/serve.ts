@@ -6,6 +6,7 @@ import { isIPv6, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp } from '../api/app.js';
 import { storeAuthenticator } from '../api/auth/identity.js';
+import { forwardToService } from '../api/proxy.js';
 import type { ServiceRanges } from '../api/service-allocation.js';
 import { defaultControlOptions, type ControlOptions } from '../control/context.js';
 import { nodeCidrBlocks } from '../control/node-ipam.js';
@@ -20,6 +21,7 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { migrateDatabase } from './migrate.js';
 import { filePath, threadedClient } from './db-thread.js';
 import { PassThread } from './pass-thread.js';
+import { InProcessTunnels } from './tunnels.js';
 import type { RunningAgent, RuntimeChoice } from '../agent/agent.js';
 import { CredentialStore } from '../store/credentials.js';
 
@@ -69,12 +71,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const store = new Store(client, systemClock);
 
   // On a file the passes' writes share the writer thread with the API's: in short transactions.
-  const control: ControlOptions = { ...defaultControlOptions, commitChunk: threaded ? 100 : 0, ...opts.control };
+  // Ingresses report the address served on unless told another (--ingress-address).
+  const control: ControlOptions = { ...defaultControlOptions, commitChunk: threaded ? 100 : 0, ingressAddress: connectHost(host), ...opts.control };
   const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted(), writerPort: threaded?.writerPort, verbosity: opts.verbosity });
   const stopDatabase = async () => {
     await passes.stop();
     await (client.stop?.() ?? client.close());
   };
+  const tunnels = new InProcessTunnels(opts.verbosity && opts.verbosity >= 2 ? (line) => console.error(`skiff: ${line}`) : undefined);
   const app = createApp({
     store,
     clock: systemClock,
@@ -84,11 +88,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     // Writes through other servers on the same database are found by polling the change log.
     pollIntervalMs: 500,
     metrics: () => passes.metrics(),
+    tunnels,
+    ingress: { forward: (req, namespace, service, port, path) => forwardToService({ store, tunnels }, req, namespace, service, port, path) },
     serviceRanges: opts.serviceRanges,
     defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],
   });
   const adapter = createNodeAdapter((req) => app.fetch(req));
   const server = createServer({ key: creds.serverKey, cert: creds.serverCert }, adapter.listener);
+  server.on('upgrade', tunnels.upgradeListener(async (req) => app.fetch(req)));
   try {
     await new Promise<void>((ok, fail) => {
       server.once('error', fail);
@@ -128,6 +135,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         });
       });
       adapter.endStreams();
+      tunnels.close();
       server.closeIdleConnections();
     })));
 

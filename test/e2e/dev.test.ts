@@ -209,28 +209,31 @@ describe('skiff dev', () => {
     });
   });
 
-  it('joins a real agent, which runs a pod that becomes Ready through its readiness probe', async () => {
+  it('joins a real agent, which runs a pod that becomes Ready; logs, exec and an Ingress reach it through its tunnel', async () => {
     const created = await runSkiff(['token', 'create', '--url', `file:${join(data, 'edge.db')}`]);
     expect(created.code, created.stderr).toBe(0);
     // Tainted, so only the pod below goes there (the other tests expect their pods on the played nodes).
-    const node = startAgentProcess({
-      server: url,
-      token: created.stdout.trim(),
-      name: 'dev-agent',
-      data: tempDir('skiff-dev-agent-'),
-      // The Worker serves no /cacerts (on Cloudflare its certificate is public); skiff dev's CA is a file here.
-      args: ['--ca-cert', join(data, 'ca.crt'), '--register-with-taints', 'skiff.dev/test=agent:NoSchedule'],
-    });
+    const agentData = tempDir('skiff-dev-agent-');
+    const startNode = () =>
+      startAgentProcess({
+        server: url,
+        token: created.stdout.trim(),
+        name: 'dev-agent',
+        data: agentData,
+        // The Worker serves no /cacerts (on Cloudflare its certificate is public); skiff dev's CA is a file here.
+        args: ['--ca-cert', join(data, 'ca.crt'), '--register-with-taints', 'skiff.dev/test=agent:NoSchedule'],
+      });
+    let node = startNode();
     try {
       await node.ready;
       const pod = {
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name: 'on-agent' },
+        metadata: { name: 'on-agent', labels: { app: 'on-agent' } },
         spec: {
           nodeSelector: { 'kubernetes.io/hostname': 'dev-agent' },
           tolerations: [{ key: 'skiff.dev/test', operator: 'Exists', effect: 'NoSchedule' }],
-          containers: [{ name: 'web', image: 'node', command: [process.execPath, join(repoRoot, 'test/fixtures/agent/web.mjs')], readinessProbe: { httpGet: { path: '/live', port: 8080 }, periodSeconds: 1 } }],
+          containers: [{ name: 'web', image: 'node', command: [process.execPath, join(repoRoot, 'test/fixtures/agent/echo.mjs')], env: [{ name: 'POD_NAME', value: 'on-agent' }], readinessProbe: { httpGet: { path: '/live', port: 8080 }, periodSeconds: 1 } }],
         },
       };
       expect((await api('/api/v1/namespaces/default/pods', { method: 'POST', body: pod })).status).toBe(201);
@@ -241,6 +244,53 @@ describe('skiff dev', () => {
       expect(ready.spec.nodeName).toBe('dev-agent');
       const res = await fetch(`http://${ready.status.podIP}:8080/`);
       expect(res.status).toBe(200);
+
+      // Through the Worker, the node's Durable Object and the agent's tunnel.
+      const logs = await eventually('the logs through the tunnel', async () => {
+        const r = await api('/api/v1/namespaces/default/pods/on-agent/log');
+        return r.status === 200 ? r.text : undefined;
+      });
+      expect(logs).toContain('on-agent started pid');
+      if (hasKubectl) {
+        const target = { kubeconfig: join(data, 'kubeconfig'), cacheDir };
+        const kLogs = await kubectl(['logs', 'on-agent'], target);
+        expect(kLogs.stdout).toContain('on-agent started pid');
+        const exec = await kubectl(['exec', 'on-agent', '--', 'sh', '-c', 'echo in-pod; exit 3'], target);
+        expect(exec.code).toBe(3);
+        expect(exec.stdout).toBe('in-pod\n');
+      }
+      const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'on-agent' }, spec: { selector: { app: 'on-agent' }, ports: [{ port: 80, targetPort: 8080 }] } };
+      expect((await api('/api/v1/namespaces/default/services', { method: 'POST', body: svc })).status).toBe(201);
+      const ing = {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'on-agent' },
+        spec: { rules: [{ host: 'agent.dev.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'on-agent', port: { number: 80 } } } }] } }] },
+      };
+      expect((await api('/apis/networking.k8s.io/v1/namespaces/default/ingresses', { method: 'POST', body: ing })).status).toBe(201);
+      // As a browser would ask for https://agent.dev.test/hello with the name resolved to skiff dev:
+      // the certificate (checked against the CA) is for skiff's address, not the Ingress's host.
+      const viaIngress = new Agent({ ca, checkServerIdentity: () => undefined });
+      const ingressGet = () => httpsFetch(`${url}/hello`, viaIngress, { headers: { host: 'agent.dev.test' } });
+      const routed = await eventually('the Ingress to route to the pod', async () => {
+        const r = await ingressGet();
+        return r.status === 200 ? r.text : undefined;
+      });
+      expect(routed).toBe('on-agent /hello\n');
+
+      await node.stop();
+      const gone = await api('/api/v1/namespaces/default/pods/on-agent/log');
+      expect(gone.status).toBe(503);
+      expect(gone.json()).toMatchObject({ kind: 'Status', reason: 'ServiceUnavailable' });
+      expect(gone.json().message).toContain('"dev-agent" is not connected');
+      const unrouted = await ingressGet();
+      expect(unrouted.status).toBe(503);
+      // Back again (its pods ran on meanwhile), the agent finishes the pod's deletion.
+      node = startNode();
+      await node.ready;
+      await eventually('logs through the new tunnel', async () => ((await api('/api/v1/namespaces/default/pods/on-agent/log')).status === 200 ? true : undefined));
+      await api('/apis/networking.k8s.io/v1/namespaces/default/ingresses/on-agent', { method: 'DELETE' });
+      await api('/api/v1/namespaces/default/services/on-agent', { method: 'DELETE' });
       expect((await api('/api/v1/namespaces/default/pods/on-agent', { method: 'DELETE' })).status).toBe(200);
       await eventually('the pod gone', async () => ((await api('/api/v1/namespaces/default/pods/on-agent')).status === 404 ? true : undefined), 60_000);
     } finally {

@@ -145,7 +145,7 @@ describe('format', () => {
 describe('registry', () => {
   it('names kinds as Kubernetes discovery does', () => {
     const by = new Map(kinds.map((k) => [k.kind, k]));
-    expect(by.get('Pod')).toMatchObject({ plural: 'pods', shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'eviction', 'proxy'] });
+    expect(by.get('Pod')).toMatchObject({ plural: 'pods', shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'eviction', 'proxy', 'log', 'exec', 'attach', 'portforward'] });
     expect(by.get('Namespace')).toMatchObject({ namespaced: false, shortNames: ['ns'], nameRule: 'label' });
     expect(by.get('Deployment')).toMatchObject({ group: 'apps', shortNames: ['deploy'], subresources: ['status', 'scale'], hasSpec: true });
     expect(by.get('Lease')).toMatchObject({ group: 'coordination.k8s.io', plural: 'leases' });

@@ -31,15 +31,16 @@ it('ends after WATCH_MAX_POLLS polls; resuming from the last resourceVersion mis
   const first = await watchFrom(path, rv);
   await expectStatus(send(path, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'during' } } }), 201);
   const seen = await readEvents(first.reader);
-  // The isolate state's schema check, then the polls: a watch from a resourceVersion lists nothing.
-  expect(await first.requests()).toBe(1 + POLLS);
+  // The isolate state's schema check and its read of the Ingress hosts, then the polls: a watch from
+  // a resourceVersion lists nothing.
+  expect(await first.requests()).toBe(2 + POLLS);
 
   // Written while no watch is open, as between a client's watch ending and its next.
   await expectStatus(send(path, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'between' } } }), 201);
   const last = seen.length > 0 ? seen[seen.length - 1].object.metadata.resourceVersion : rv;
   const second = await watchFrom(path, last);
   const resumed = await readEvents(second.reader);
-  expect(await second.requests()).toBe(1 + POLLS);
+  expect(await second.requests()).toBe(2 + POLLS);
 
   expect([...seen, ...resumed].map((e) => [e.type, e.object.metadata.name])).toEqual([
     ['ADDED', 'during'],
