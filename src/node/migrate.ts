@@ -29,7 +29,17 @@ export async function migrate(client: Client): Promise<void> {
 export async function migrateDatabase(url: string, authToken?: string): Promise<void> {
   const client = openClient(url, authToken);
   try {
-    await migrate(client);
+    // Servers starting together on one database race to migrate it: the loser's transaction fails
+    // (a table "already exists") and rolls back; once the winner's is in, there is nothing left to do.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await migrate(client);
+        break;
+      } catch (err) {
+        if (attempt >= 5 || !/already exists/.test(String((err as Error).message))) throw err;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
     await new Store(client, systemClock).init();
   } finally {
     client.close();

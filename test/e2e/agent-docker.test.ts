@@ -1,12 +1,14 @@
 // A real `skiff agent --runtime docker` against a real `skiff serve` and a real Docker Engine, with
 // images served by a local registry: pulls, ImagePullBackOff, imagePullPolicy Never, a two-container
 // pod sharing localhost, and OOMKilled, as kubectl shows them.
+import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
 import { until } from '../helpers/until.js';
 import { caCertHash } from '../../src/node/certs.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent.js';
 import { dockerAvailable, removeLabelledContainers, startDockerTestEnv, type DockerTestEnv } from '../helpers/docker.js';
-import { hasKubectl, runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
+import { hasKubectl, kubectlPath, runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
 
 const available = await dockerAvailable();
 if (!available) console.warn('agent-docker.test.ts: no Docker Engine answers on /var/run/docker.sock, skipping (.ci/run starts one)');
@@ -110,5 +112,78 @@ describe.skipIf(!available)('skiff agent with the docker runtime', () => {
     });
     expect(p.status.containerStatuses[0].state.terminated).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
     if (hasKubectl) expect(await kubectlRow('hog')).toMatch(/hog\s+0\/1\s+OOMKilled\s+0/);
+  });
+
+  describe.skipIf(!hasKubectl)('through the node tunnel, with kubectl', () => {
+    const k = (args: string[], stdin?: string) => server.kubectl(['-n', ns, ...args], stdin === undefined ? {} : { stdin });
+
+    it('logs, logs --previous after a crash, exec with stdin and exit codes, and a terminal', async () => {
+      await createPod('talk', {
+        containers: [
+          {
+            name: 'talk',
+            image: env.image,
+            stdin: true,
+            // Says each line it reads; a file the test touches makes it crash (exit 1), once.
+            command: ['sh', '-c', 'echo talk up; while [ ! -f /tmp/crash ]; do if read -t 1 l; then echo "got $l"; fi; done; rm /tmp/crash; echo crashing; exit 1'],
+          },
+        ],
+      });
+      await until('talk Running', async () => (await pod('talk')).status.phase === 'Running');
+      await until('its logs', async () => (await k(['logs', 'talk'])).stdout.includes('talk up'));
+
+      const exit = await k(['exec', 'talk', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+      expect(exit, exit.stderr).toMatchObject({ code: 3, stdout: 'out\n' });
+      expect(exit.stderr).toContain('err');
+      const piped = await k(['exec', '-i', 'talk', '--', 'wc', '-c'], 'x'.repeat(100_000));
+      expect(piped.stdout.trim()).toBe('100000');
+
+      // A terminal for kubectl (script gives it one): the container sees a tty of the size kubectl sends
+      // (the size follows the start by a moment, as with kubelet: kubectl sends it once the stream is up).
+      const tty = spawnSync('script', ['-qec', `stty cols 101 rows 33; KUBECONFIG=${server.kubeconfig} kubectl --cache-dir ${server.cacheDir} exec -it -n ${ns} talk -- sh -c 'tty; sleep 0.5; stty size'`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+      expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
+      expect(tty.stdout, JSON.stringify(tty.stdout + tty.stderr)).toContain('33 101');
+
+      // attach: what the container reads comes from kubectl's stdin, what it says comes back.
+      const attach = spawn(kubectlPath, ['--cache-dir', server.cacheDir, 'attach', '-i', 'talk', '-n', ns], { env: { ...process.env, KUBECONFIG: server.kubeconfig } });
+      let said = '';
+      attach.stdout.setEncoding('utf8').on('data', (d: string) => (said += d));
+      try {
+        await until('attach to carry a line both ways', async () => {
+          attach.stdin.write('hello\n');
+          await new Promise((r) => setTimeout(r, 300));
+          return said.includes('got hello');
+        });
+      } finally {
+        attach.kill('SIGKILL');
+      }
+
+      await k(['exec', 'talk', '--', 'touch', '/tmp/crash']);
+      await until('talk restarted', async () => (await pod('talk')).status.containerStatuses?.[0]?.restartCount >= 1);
+      const previous = await k(['logs', 'talk', '--previous']);
+      expect(previous.code, previous.stderr).toBe(0);
+      expect(previous.stdout).toContain('got hello');
+      expect(previous.stdout).toContain('crashing');
+      expect((await k(['logs', 'talk'])).stdout).not.toContain('crashing');
+    });
+
+    it('port-forward and the pod proxy reach its server', async () => {
+      await createPod('site', { containers: [{ name: 'httpd', image: env.image, command: ['httpd', '-f', '-p', '8080', '-h', '/www'], readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 } }] });
+      await until('site Ready', async () => (await pod('site')).status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+      const proxied = await server.request(`/api/v1/namespaces/${ns}/pods/site:8080/proxy/`);
+      expect(proxied.status).toBe(200);
+      const port = await freePort();
+      const pf = spawn(kubectlPath, ['--cache-dir', server.cacheDir, 'port-forward', '-n', ns, 'pod/site', `${port}:8080`], { env: { ...process.env, KUBECONFIG: server.kubeconfig } });
+      let out = '';
+      pf.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      try {
+        await until('port-forward to listen', async () => out.includes('Forwarding from'));
+        const res = await fetch(`http://127.0.0.1:${port}/`);
+        expect(res.status).toBe(200);
+        expect(await res.text()).toBe(proxied.text);
+      } finally {
+        pf.kill('SIGKILL');
+      }
+    });
   });
 });

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caCertHash } from '../../src/node/certs.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent.js';
-import { runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
+import { hasKubectl, runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
 import { until } from '../helpers/until.js';
 
 const NODES = 20;
@@ -63,6 +63,28 @@ describe('skiff agent --simulate', () => {
     for (const p of pods) {
       const prefix = String(cidrs.get(p.spec.nodeName)).split('.').slice(0, 3).join('.') + '.';
       expect(p.status.podIP.startsWith(prefix), `${p.status.podIP} in ${cidrs.get(p.spec.nodeName)}`).toBe(true);
+    }
+
+    // Each simulated node has its tunnel: logs, exec and usage reach the simulator through it.
+    const pod = pods[0];
+    const logs = await until('the logs through the tunnel', async () => {
+      const r = await server.request(`/api/v1/namespaces/default/pods/${pod.metadata.name}/log`);
+      return r.status === 200 && r.text;
+    });
+    expect(logs).toBe('simulated container c started\n');
+    if (hasKubectl) {
+      const echo = await server.kubectl(['exec', pod.metadata.name, '--', 'echo', 'hello']);
+      expect(echo).toMatchObject({ code: 0, stdout: 'hello\n' });
+      const exit = await server.kubectl(['exec', pod.metadata.name, '--', 'sh', '-c', 'exit 3']);
+      expect(exit.code).toBe(3);
+      const refused = await server.kubectl(['exec', pod.metadata.name, '--', 'ls']);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('simulated runtime: cannot run "ls"');
+      const top = await until('kubectl top pods', async () => {
+        const r = await server.kubectl(['top', 'pods', '-l', 'app=fleet']);
+        return r.code === 0 && r.stdout.split('\n').filter((l) => l.startsWith('fleet-')).length === 2 * NODES && r.stdout;
+      });
+      expect(top).toMatch(/^fleet-\S+\s+1m\s+4Mi/m);
     }
     await api('/apis/apps/v1/namespaces/default/deployments/fleet', { method: 'DELETE' });
     await until('the pods gone', async () => (await api('/api/v1/namespaces/default/pods?labelSelector=app%3Dfleet')).items.length === 0);

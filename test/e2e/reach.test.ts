@@ -226,6 +226,45 @@ describe('logs, exec, cp, port-forward and top through the tunnel of an agent be
     expect(current.stdout).not.toContain('echo crashing');
   });
 
+  it('nodes/NAME/proxy reaches the agent\'s own endpoints; a node\'s credential reaches no pod\'s streams', async () => {
+    const health = await api(`/api/v1/nodes/${NODE}/proxy/healthz`);
+    expect(health.text).toBe('ok');
+    const pods = (await api(`/api/v1/nodes/${NODE}/proxy/pods`)).json();
+    expect(pods.items.map((p: any) => p.metadata.name)).toContain('echo');
+    const stats = (await api(`/api/v1/nodes/${NODE}/proxy/stats/summary`)).json();
+    expect(stats.pods.find((p: any) => p.name === 'echo')?.containers.length).toBe(2);
+
+    const nodeToken = JSON.parse(readFileSync(join(agent.data, 'agent', 'credential.json'), 'utf8')).token;
+    for (const path of ['/api/v1/namespaces/default/pods/echo/log', `/api/v1/nodes/${NODE}/proxy/pods`, '/apis/metrics.k8s.io/v1beta1/nodes']) {
+      const r = await server.request(path, { token: nodeToken });
+      expect(r.status, path).toBe(403);
+    }
+  });
+
+  it('a dropped tunnel ends its streams with an error; the agent redials, also after the control plane restarts', async () => {
+    const v = VERSIONS.find((x) => !missing.includes(x))!;
+    const follow = start(v, ['logs', '-f', 'echo', '-c', 'echo']);
+    let out = '';
+    let err = '';
+    follow.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+    follow.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const ended = new Promise<number | null>((resolve) => follow.once('exit', (code) => resolve(code)));
+    await until('logs -f to stream', async () => out.includes('started'));
+    // The agent dies (its pods run on): the stream through its tunnel fails, as kubectl tells.
+    await agent.kill('SIGKILL');
+    expect(await ended).not.toBe(0);
+    expect(err).toMatch(/error|EOF/i);
+    agent = startAgentProcess({ server: server.url, caHash: caCertHash(server.ca), name: NODE, data: agent.data });
+    await agent.ready;
+    await until('logs through the new tunnel', async () => (await server.request('/api/v1/namespaces/default/pods/echo/log?container=echo')).status === 200);
+
+    // A control plane that restarts: the agent redials it.
+    const listen = new URL(server.url).host;
+    await server.stop();
+    server = await startSkiff({ data: server.data, listen, args: ['--reconcile-interval', '500ms'] });
+    await until('logs through the redialled tunnel', async () => (await server.request('/api/v1/namespaces/default/pods/echo/log?container=echo')).status === 200, 60_000);
+  });
+
   it('an Ingress routes two hostnames to two Services, and moves off a node whose agent stopped', async () => {
     const second = startAgentProcess({ server: server.url, token: joinToken, caHash: caCertHash(server.ca), name: 'reach-2', data: tempDir('skiff-reach-agent-') });
     await second.ready;
