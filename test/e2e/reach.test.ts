@@ -303,6 +303,15 @@ describe('logs, exec, cp, port-forward and top through the tunnel of an agent be
         return seen.has('alpha-1 /where\n') && seen.has('alpha-2 /where\n');
       });
       expect((await get('beta.reach.test')).text).toBe('beta-1 /where\n');
+      // kubectl port-forward to a Service (and a Deployment) picks one of its pods, and the Service's targetPort.
+      const v = VERSIONS.find((x) => !missing.includes(x))!;
+      const port = await freePort();
+      const pf = start(v, ['port-forward', 'svc/beta', `${port}:80`]);
+      let out = '';
+      pf.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      await until('port-forward svc/beta to listen', async () => out.includes('Forwarding from'));
+      expect(await (await fetch(`http://127.0.0.1:${port}/svc`)).text()).toBe('beta-1 /svc\n');
+      pf.kill('SIGINT');
       const ingress = (await api('/apis/networking.k8s.io/v1/namespaces/default/ingresses/sites')).json();
       expect(ingress.status.loadBalancer.ingress).toEqual([{ ip: '127.0.0.1' }]);
 
