@@ -84,7 +84,7 @@ export const CLIENT_BACKLOG = 8 * 1024 * 1024;
 const CLOSE_GRACE_MS = 5_000;
 
 const SPDY_REFUSED =
-  'Upgrade: SPDY/3.1 is not served by this control plane (Cloudflare Workers relays WebSockets only): use kubectl 1.30 or newer, which speaks WebSockets';
+  'Upgrade: SPDY/3.1 is not served by this control plane (Cloudflare Workers relays WebSockets only): exec, attach and cp need kubectl 1.30 or newer, port-forward 1.31 or newer, which speak WebSockets';
 
 interface AgentAttachment {
   node: string;
