@@ -11,6 +11,9 @@
 //            the backlog pods made meanwhile, the passes that ended and their CPU, and the server
 //            process's CPU (all threads, and its main thread). Goals: GET p99 <= 10 ms and create
 //            p99 <= 50 ms while a pass is busy; >= 3,000 creates/s at concurrency 64
+//   auth     the cost of authorization: pods created and got at BENCH_CONCURRENCY by a user (`skiff user
+//            add`) bound to ClusterRole edit in a namespace (RBAC decides each request) against the same
+//            by the admin token (system:masters, no RBAC lookup), in alternating rounds; goal: <= 10% more
 //   nodes    a fresh `skiff serve --no-agent` with `skiff agent --simulate BENCH_NODES` joined; once
 //            every node is Ready, for BENCH_HEARTBEAT_SECONDS: GET one object (paced) and the share
 //            of a core the reconcile passes use (skiff_reconcile_pass_cpu_seconds_total from GET
@@ -21,7 +24,8 @@
 // every server stopped: INSERTs of the stored pod one execute at a time and in one batch, reads of one
 // row by key, and the Lease writes and reads under heartbeating nodes. Every process started is
 // stopped and every temp folder removed at the end, also on failure or Ctrl-C. Not part of npm test.
-//   BENCH_SECTIONS (idle,backlog,nodes)   which sections run
+//   BENCH_SECTIONS (idle,backlog,auth,nodes) which sections run
+//   BENCH_AUTH_ROUNDS (4)                 auth: alternating rounds of BENCH_PODS creates and gets each
 //   BENCH_PODS (1000)                     idle: pods created, got, patched and deleted
 //   BENCH_CONCURRENCY (8)                 requests in flight (and keep-alive connections), idle and backlog
 //   BENCH_HIGH_CONCURRENCY (64)           the second concurrency creates are measured at
@@ -34,6 +38,7 @@
 //   BENCH_NODES (1000)                    nodes: simulated nodes
 //   BENCH_HEARTBEAT_SECONDS (30)          nodes: length of the measured window
 //   BENCH_JOIN_TIMEOUT (300)              nodes: seconds to wait for every node Ready
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -56,7 +61,8 @@ import { ApiClient, pacedProbe, timedPool, warmUp } from './client.js';
 import { rawGets, rawInserts, rawLeaseCpu, type RawLeaseCpu, type RawResult } from './raw-libsql.js';
 import { figureTable, fmt, intFromEnv, rate, summary, table, type Figure, type Row } from './report.js';
 
-const SECTIONS = listFromEnv('BENCH_SECTIONS', ['idle', 'backlog', 'nodes'] as const);
+const SECTIONS = listFromEnv('BENCH_SECTIONS', ['idle', 'backlog', 'auth', 'nodes'] as const);
+const AUTH_ROUNDS = intFromEnv('BENCH_AUTH_ROUNDS', 4);
 const PODS = intFromEnv('BENCH_PODS', 1000);
 const CONCURRENCY = intFromEnv('BENCH_CONCURRENCY', 8);
 const HIGH = intFromEnv('BENCH_HIGH_CONCURRENCY', 64);
@@ -179,6 +185,64 @@ function createPods(operation: string, api: ApiClient, concurrency: number, pref
     const reply = await api.expect(201, 'POST', `/api/v1/namespaces/${ns}/pods`, podManifest(podName(prefix, i), i));
     if (!storedPod) storedPod = JSON.parse(reply.body);
   });
+}
+
+// ---- auth
+
+interface AuthResults {
+  rows: Row[];
+  /** p50 and p99 of user / admin, for create and get. */
+  ratios: { op: string; p50: number; p99: number }[];
+}
+
+async function benchAuth(c: Conn): Promise<AuthResults> {
+  const ns = 'authz';
+  await c.api.expect(201, 'POST', '/api/v1/namespaces', namespaceManifest(ns));
+  await c.api.expect(201, 'POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, JSON.stringify({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'bench-edit' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'bench-user' }],
+  }));
+  const kubeconfig = execFileSync(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'user', 'add', 'bench-user', '--data', c.server.data], { encoding: 'utf8' });
+  const token = /token: (\S+)/.exec(kubeconfig)?.[1];
+  if (!token) throw new Error('skiff user add printed no token');
+  const user = new ApiClient(c.server.url, token, c.server.ca, CONCURRENCY);
+  await warmUp(user, CONCURRENCY);
+  log(`auth: ${AUTH_ROUNDS} rounds of ${PODS} creates and gets, the user (RBAC: edit in ${ns}) and the admin alternating`);
+  const samples = { 'create admin': [] as number[], 'create user': [] as number[], 'get admin': [] as number[], 'get user': [] as number[] };
+  const totals = { 'create admin': 0, 'create user': 0, 'get admin': 0, 'get user': 0 };
+  try {
+    for (let round = 0; round < AUTH_ROUNDS; round++) {
+      // Alternating who goes first, so drift in the machine's load falls on both alike.
+      const order: ['admin' | 'user', ApiClient][] = round % 2 === 0 ? [['admin', c.api], ['user', user]] : [['user', user], ['admin', c.api]];
+      for (const [who, api] of order) {
+        const prefix = `${who}-${round}`;
+        const created = await createPods('', api, CONCURRENCY, prefix, PODS, ns);
+        samples[`create ${who}`].push(...created.samples!);
+        totals[`create ${who}`] += created.totalMs;
+        const got = await timedStep('', PODS, CONCURRENCY, (i) => api.expect(200, 'GET', `/api/v1/namespaces/${ns}/pods/${podName(prefix, i)}`));
+        samples[`get ${who}`].push(...got.samples!);
+        totals[`get ${who}`] += got.totalMs;
+      }
+    }
+  } finally {
+    user.close();
+  }
+  const label = { admin: 'admin token (system:masters)', user: 'user bound to edit (RBAC)' };
+  const rows: Row[] = (['create', 'get'] as const).flatMap((op) =>
+    (['admin', 'user'] as const).map((who) => ({
+      operation: `${op} pod (${op === 'create' ? 'POST' : 'GET'}), ${label[who]}, concurrency ${CONCURRENCY}`,
+      count: samples[`${op} ${who}`].length,
+      samples: samples[`${op} ${who}`],
+      totalMs: totals[`${op} ${who}`],
+    })),
+  );
+  const ratios = (['create', 'get'] as const).map((op) => {
+    const a = summary(samples[`${op} admin`]);
+    const u = summary(samples[`${op} user`]);
+    return { op, p50: u.p50 / a.p50, p99: u.p99 / a.p99 };
+  });
+  return { rows, ratios };
 }
 
 // ---- idle
@@ -490,6 +554,7 @@ async function main(): Promise<void> {
   );
   let idle: IdleResults | undefined;
   let backlog: BacklogResults | undefined;
+  let auth: AuthResults | undefined;
   let nodes: NodesResults | undefined;
   const loadModes: string[] = [];
 
@@ -516,6 +581,7 @@ async function main(): Promise<void> {
         if (SECTIONS.has('backlog')) backlog = await benchBacklog(c);
       });
     }
+    if (SECTIONS.has('auth')) auth = await withServer('serve-auth', benchAuth);
     if (SECTIONS.has('nodes')) nodes = await withServer('serve-nodes', (c) => benchNodes(c, join(work, 'agent')));
 
     // The baselines run with every server stopped, so nothing competes with them for the CPU.
@@ -554,6 +620,14 @@ async function main(): Promise<void> {
       console.log('');
       console.log(`Deployment created -> ReplicaSet made all ${BACKLOG} pods: ${fmt(backlog.madeS, 1)} s (${fmt(BACKLOG / backlog.madeS)} pods/s); -> every pod found unschedulable: ${fmt(backlog.markedS, 1)} s`);
       if (backlog.waitLoad) console.log(`waiting for it to settle (${fmt(backlog.waitLoad.seconds, 1)} s): ${describeLoad(backlog.waitLoad)}`);
+      console.log('');
+    }
+    if (auth) {
+      console.log(`## auth: the cost of authorization, ${AUTH_ROUNDS} alternating rounds`);
+      console.log('');
+      console.log(table(auth.rows));
+      console.log('');
+      for (const r of auth.ratios) console.log(`${r.op}: RBAC user / admin: p50 ${fmt(r.p50, 2)}x, p99 ${fmt(r.p99, 2)}x (goal: at most 1.10x)`);
       console.log('');
     }
     if (nodes) {

@@ -8,6 +8,7 @@
 import { createClient } from '@libsql/client/web';
 import { createApp } from './api/app.js';
 import { storeAuthenticator } from './api/auth/identity.js';
+import { ServiceAccountTokens } from './api/auth/service-accounts.js';
 import { forwardToService } from './api/proxy.js';
 import { ApiError, statusResponse } from './api/status.js';
 import { defaultWatchPolling } from './api/watch.js';
@@ -106,8 +107,14 @@ function setup(env: WorkerEnv): Isolate {
     app: createApp({
       store,
       clock: systemClock,
-      // The admin token, and node credentials from the database (remembered per isolate for 10 s).
-      authenticate: storeAuthenticator({ store, clock: systemClock, adminToken: env.SKIFF_ADMIN_TOKEN }),
+      // The admin token; node credentials and user tokens from the database (remembered per isolate
+      // for 10 s); ServiceAccount tokens, verified with the key read once per isolate.
+      authenticate: storeAuthenticator({
+        store,
+        clock: systemClock,
+        adminToken: env.SKIFF_ADMIN_TOKEN,
+        serviceAccounts: new ServiceAccountTokens({ store, clock: systemClock, issuer: env.SERVICE_ACCOUNT_ISSUER || undefined }),
+      }),
       onWrite: (kind) => {
         if (kicksPass(kind)) self.kicked = true;
       },

@@ -1,12 +1,20 @@
 import { Hono } from 'hono';
 import type { Clock } from '../store/clock.js';
 import type { Store } from '../store/store.js';
-import { authorize } from './auth/authorize.js';
-import { ADMIN, isMaster, nodeNameOf, type Identity } from './auth/identity.js';
+import { accessReview } from './auth/access-reviews.js';
+import { authorize, authorizeNonResource, decide, forbidden } from './auth/authorize.js';
+import { ADMIN, isStoreAuthenticator, nodeNameOf, type Identity } from './auth/identity.js';
+import { impersonate } from './auth/impersonation.js';
+import { jwks, JWKS_PATH, OPENID_CONFIG_PATH, openidConfiguration } from './auth/oidc.js';
+import { RbacAuthorizer } from './auth/rbac.js';
+import { selfSubjectReview, tokenReview } from './auth/reviews.js';
+import { decodeObject, mediaType, readBody } from './body.js';
 import { bearerToken, join, JOIN_PATH } from './auth/join.js';
-import { apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
-import { openapiV2, openapiV3Document, openapiV3Index } from './openapi/index.js';
+import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from './discovery.js';
+import { openapiV3Document, openapiV3Index } from './openapi/index.js';
+import { openapiV2Response } from './openapi/v2.js';
 import { parseResourcePath } from './paths.js';
+import type { KindDef } from '../kinds/types.js';
 import { addDefaultTolerations } from '../kinds/pod.js';
 import { ResourceHandler } from './resources.js';
 import { allocateService, defaultServiceRanges, type ServiceRanges } from './service-allocation.js';
@@ -47,6 +55,8 @@ export interface AppOptions {
   /** The nodes' tunnels, held by the home; absent: nodes cannot be reached (logs, exec, ... answer 503). */
   tunnels?: NodeTunnels;
   /** skiff as the ingress controller: Ingress traffic goes to Services through `forward`; absent: no ingress. */
+  /** How long RBAC's objects read are trusted for writes made elsewhere (default 1 s): each read is a round trip. */
+  policyTtlMs?: number;
   ingress?: {
     forward: ForwardToService;
     /** How long the Ingress hosts read are trusted for writes made elsewhere (default 1 s): each read is a round trip. */
@@ -65,11 +75,14 @@ const notFoundPath = () => new ApiError(404, 'NotFound', 'the server could not f
 export function createApp(opts: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const ingress = opts.ingress && new IngressRouter({ store: opts.store, forward: opts.ingress.forward }, Date.now, opts.ingress.hostsTtlMs);
+  const rbac = new RbacAuthorizer(opts.store, { ttlMs: opts.policyTtlMs });
+  const authn = isStoreAuthenticator(opts.authenticate) ? opts.authenticate : undefined;
   const resources = new ResourceHandler({
     store: opts.store,
     clock: opts.clock,
     onWrite: (kind) => {
       ingress?.written(kind);
+      rbac.written(kind);
       opts.onWrite?.(kind);
     },
     admit: async (def, obj, old) => {
@@ -83,6 +96,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     pollIntervalMs: opts.pollIntervalMs ?? 2_000,
     watchPolling: opts.watchPolling,
     tunnels: opts.tunnels,
+    serviceAccounts: authn?.serviceAccounts,
   });
 
   app.onError((err) => {
@@ -100,12 +114,15 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     const found = await opts.authenticate(bearerToken(c.req.header('authorization')));
     const identity = found === true ? ADMIN : found || undefined;
     if (!identity) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-    // Other than the admin, only nodes exist: they may read every path that is not a resource
-    // (discovery, OpenAPI, version); resource requests are authorized below.
-    if (!isMaster(identity) && !nodeNameOf(identity)) {
-      throw new ApiError(403, 'Forbidden', `forbidden: User "${identity.user}" cannot ${c.req.method.toLowerCase()} path "${c.req.path}"`);
-    }
-    c.set('identity', identity);
+    // --as and --as-group: who may act as whom is RBAC's `impersonate` verb.
+    const acting = await impersonate(identity, c.req.raw.headers, (who, a) => {
+      const slash = a.resource.indexOf('/');
+      const [resource, subresource] = slash < 0 ? [a.resource, undefined] : [a.resource.slice(0, slash), a.resource.slice(slash + 1)];
+      return decide(who, { resource: { verb: a.verb, group: a.apiGroup, resource, subresource, name: a.name, namespace: a.namespace, fields: [] } }, opts.store, rbac);
+    });
+    c.set('identity', acting);
+    // Resource requests are authorized with their attributes below; everything else here by its path.
+    if (!RESOURCE_PATH.test(c.req.path)) await authorizeNonResource(acting, c.req.method, c.req.path, rbac);
     return next();
   });
 
@@ -117,16 +134,22 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
 
   app.get('/metrics', (c) => {
     if (!opts.metrics) throw notFoundPath();
-    if (!isMaster(c.get('identity'))) throw new ApiError(403, 'Forbidden', `forbidden: User "${c.get('identity').user}" cannot get path "/metrics"`);
     return c.body(opts.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
   for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
   app.get('/version', (c) => c.json(SERVER_VERSION));
-  app.get('/api', (c) => c.json(apiVersions(new URL(c.req.url).host)));
-  app.get('/apis', (c) => {
+  // /api and /apis: aggregated discovery when the Accept asks for it (one round trip for all).
+  const discovery = (path: '/api' | '/apis', accept: string | undefined, legacy: () => unknown) => {
+    const version = aggregatedDiscoveryVersion(accept);
+    const extra = [{ group: METRICS_GROUP, version: 'v1beta1', list: metricsResourceList() }];
+    if (!version) return Response.json(legacy(), { headers: { vary: 'Accept' } });
+    return new Response(JSON.stringify(aggregatedDiscovery(path, version, extra)), { headers: { 'content-type': aggregatedContentType(version), vary: 'Accept' } });
+  };
+  app.get('/api', (c) => discovery('/api', c.req.header('accept'), () => apiVersions(new URL(c.req.url).host)));
+  app.get('/apis', (c) => discovery('/apis', c.req.header('accept'), () => {
     const list = apiGroupList() as { groups: unknown[] };
-    return c.json({ ...list, groups: [...list.groups, metricsGroup] });
-  });
+    return { ...list, groups: [...list.groups, metricsGroup] };
+  }));
   // An agent's tunnel: only a node's own credential opens its node's session.
   app.get(TUNNEL_PATH, (c) => {
     const node = nodeNameOf(c.get('identity'));
@@ -136,18 +159,22 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     return opts.tunnels.accept(node, c.req.raw);
   });
   app.get(`/apis/${METRICS_GROUP}/v1beta1`, (c) => c.json(metricsResourceList()));
-  app.get(`/apis/${METRICS_GROUP}/v1beta1/*`, (c) => {
-    if (!isMaster(c.get('identity'))) throw new ApiError(403, 'Forbidden', `forbidden: User "${c.get('identity').user}" cannot list resource in API group "${METRICS_GROUP}"`);
+  app.get(`/apis/${METRICS_GROUP}/v1beta1/*`, async (c) => {
+    const segs = c.req.path.split('/').slice(4);
+    const namespace = segs[0] === 'namespaces' ? segs[1] : undefined;
+    const [resource = '', name] = namespace !== undefined ? segs.slice(2) : segs;
+    const a = { verb: name ? 'get' : 'list', group: METRICS_GROUP, resource, namespace, name, fields: [] };
+    const decision = await decide(c.get('identity'), { resource: a }, opts.store, rbac);
+    if (!decision.allowed) throw forbidden(c.get('identity'), a, decision.reason || undefined);
     return metricsRequest({ store: opts.store, tunnels: opts.tunnels }, c.req.path, new URL(c.req.url).searchParams);
   });
+  // The ServiceAccount issuer's discovery, as kube-apiserver serves it (readable by system:serviceaccounts).
+  app.get(OPENID_CONFIG_PATH, (c) => (authn ? openidConfiguration(authn, c.req.url) : Promise.reject(notFoundPath())));
+  app.get(JWKS_PATH, (c) => (authn ? jwks(authn) : Promise.reject(notFoundPath())));
   app.get('/api/:version', (c) => c.json(found(apiResourceList('', c.req.param('version')))));
   app.get('/apis/:group/:version', (c) => c.json(found(apiResourceList(c.req.param('group'), c.req.param('version')))));
-  // kubectl asks for v2 only as protobuf, as a fallback; JSON is for other clients.
-  app.get('/openapi/v2', (c) => {
-    const accept = c.req.header('accept') ?? '*/*';
-    if (!/application\/json|\*\/\*/.test(accept)) throw new ApiError(406, 'NotAcceptable', 'only application/json is served');
-    return c.json(openapiV2());
-  });
+  // kubectl 1.27 and 1.28 read v2, as protobuf only, for apply, create -f and diff; every kubectl for explain --output=plaintext-openapiv2.
+  app.get('/openapi/v2', (c) => openapiV2Response(c.req.header('accept')));
   app.get('/openapi/v3', (c) => c.json(openapiV3Index()));
   app.get('/openapi/v3/*', (c) => c.json(found(openapiV3Document(c.req.path.slice('/openapi/v3/'.length)))));
 
@@ -157,11 +184,27 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     if (!rp) throw notFoundPath();
     const identity = c.get('identity');
     if (!identity) throw new ApiError(401, 'Unauthorized', 'Unauthorized'); // a public path is never a resource
-    const access = await authorize(identity, c.req.method, rp, url.searchParams, opts.store);
+    const access = await authorize(identity, c.req.method, rp, url.searchParams, opts.store, rbac);
+    if (rp.def.stored === false) return review(c.req.raw, rp.def, rp.namespace, rp.name, identity);
     return resources.handle(c.req.raw, rp, url, access);
   });
+  /** The create-only review kinds: answered here, never stored. */
+  async function review(req: Request, def: KindDef, namespace: string | undefined, name: string | undefined, identity: Identity): Promise<Response> {
+    if (req.method !== 'POST' || name) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', { kind: def.plural, group: def.group, ...(name ? { name } : {}) });
+    const body = decodeObject(await readBody(req), mediaType(req));
+    if (def.kind === 'SelfSubjectReview') return selfSubjectReview(identity, opts.clock.now(), body);
+    if (def.kind === 'TokenReview') {
+      if (!authn) throw notFoundPath();
+      return tokenReview(authn, body);
+    }
+    return accessReview(def, identity, body, namespace, opts.store, rbac);
+  }
+
   return app;
 }
+
+/** /api/v1/... and /apis/GROUP/VERSION/...: a resource (discovery documents are the paths above). */
+const RESOURCE_PATH = /^\/(?:api\/[^/]+|apis\/[^/]+\/[^/]+)\/[^/]/;
 
 function found<T>(doc: T | undefined): T {
   if (doc === undefined) throw notFoundPath();

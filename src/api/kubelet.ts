@@ -9,6 +9,7 @@ import type { ExecHead, LogsHead, PodRef, PortForwardHead } from '../tunnel/head
 import type { ResourcePath } from './paths.js';
 import { headerList, splitSchemeNamePort, upstreamHeaders } from './proxy.js';
 import { ApiError, badRequest, notFound } from './status.js';
+import { queryBool as flag } from './query.js';
 import { negotiate } from './stream-protocols.js';
 import { notConnected, type NodeTunnels } from './tunnels.js';
 
@@ -50,15 +51,6 @@ function containerFor(spec: PodSpecLike, pod: string, requested: string | null):
   }
   if (![...containers, ...init, ...ephemeral].includes(requested)) throw badRequest(`container ${requested} is not valid for pod ${pod}`);
   return requested;
-}
-
-/** A query boolean, as Go's strconv.ParseBool reads it. */
-function flag(q: URLSearchParams, name: string): boolean {
-  const v = q.get(name);
-  if (v === null || v === '') return false;
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false;
-  throw badRequest(`invalid value for ${name}: "${v}": must be a boolean`);
 }
 
 function integer(q: URLSearchParams, name: string, min: number): number | undefined {

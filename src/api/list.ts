@@ -1,8 +1,9 @@
 import { apiVersionOf } from '../kinds/registry.js';
-import type { KindDef, KObject } from '../kinds/types.js';
+import type { Cause, KindDef, KObject } from '../kinds/types.js';
 import type { Store } from '../store/store.js';
 import { fieldSql, labelSql, matchFields, matchLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.js';
-import { badRequest, gone } from './status.js';
+import { queryOptionalBool } from './query.js';
+import { ApiError, badRequest, gone, invalid } from './status.js';
 
 export interface Selection {
   namespace?: string;
@@ -40,6 +41,50 @@ function decodeContinue(token: string): ContinueToken {
   throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
 }
 
+/**
+ * kube-apiserver's checks of ListOptions (ValidateListOptions): resourceVersionMatch only with a
+ * resourceVersion and without continue; on a watch only with sendInitialEvents, which needs
+ * NotOlderThan; sendInitialEvents only on a watch.
+ */
+export function validateListOptions(q: URLSearchParams, watch: boolean): void {
+  const match = q.get('resourceVersionMatch') ?? '';
+  const sendInitialEvents = queryOptionalBool(q, 'sendInitialEvents');
+  const causes: Cause[] = [];
+  const forbidden = (field: string, why: string) => causes.push({ reason: 'FieldValueForbidden', field, message: `Forbidden: ${why}` });
+  const notSupported = (supported: string[]) => causes.push({
+    reason: 'FieldValueNotSupported',
+    field: 'resourceVersionMatch',
+    message: `Unsupported value: ${JSON.stringify(match)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`,
+  });
+  if (watch) {
+    if (sendInitialEvents !== undefined && match !== 'NotOlderThan') {
+      forbidden('resourceVersionMatch', 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+    }
+    if (match) {
+      if (sendInitialEvents === undefined) forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided');
+      if (match !== 'NotOlderThan') notSupported(['NotOlderThan']);
+      if (q.get('continue')) forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided');
+    }
+  } else {
+    if (match) {
+      if (!q.get('resourceVersion')) forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided');
+      if (q.get('continue')) forbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided');
+      if (match !== 'Exact' && match !== 'NotOlderThan') notSupported(['Exact', 'NotOlderThan', '']);
+      if (match === 'Exact' && q.get('resourceVersion') === '0') forbidden('resourceVersionMatch', 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+    }
+    if (sendInitialEvents !== undefined) forbidden('sendInitialEvents', 'sendInitialEvents is forbidden for list');
+  }
+  if (causes.length) throw invalid('ListOptions', 'meta.k8s.io', '', causes);
+}
+
+/** A resourceVersion newer than the store's, as kube-apiserver's watch cache answers it once it gives up waiting. */
+function tooLargeResourceVersion(rv: number, current: number): ApiError {
+  return new ApiError(504, 'Timeout', `Timeout: Too large resource version: ${rv}, current: ${current}`, {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  });
+}
+
 export interface ListResult {
   items: KObject[];
   resourceVersion: string;
@@ -55,10 +100,9 @@ export async function listObjects(store: Store, def: KindDef, sel: Selection, q:
   const limit = limitParam ? Number(limitParam) : undefined;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw badRequest(`invalid limit: ${limitParam}`);
   const cont = q.get('continue') ? decodeContinue(q.get('continue')!) : undefined;
+  validateListOptions(q, false);
   const rvMatch = q.get('resourceVersionMatch');
   const rv = q.get('resourceVersion');
-  if (rvMatch && !['Exact', 'NotOlderThan'].includes(rvMatch)) throw badRequest(`invalid resourceVersionMatch: ${rvMatch}`);
-  if (rvMatch && !rv) throw badRequest('resourceVersionMatch is forbidden unless resourceVersion is provided');
   if (rv && !/^\d+$/.test(rv)) throw badRequest(`invalid resourceVersion: ${rv}`);
 
   const where = [...labelSql(sel.labels), ...fieldSql(sel.fields, def.kind)];
@@ -79,6 +123,8 @@ export async function listObjects(store: Store, def: KindDef, sel: Selection, q:
     items.length = limit;
     more = true;
   }
+  // Only the newest state is kept: an older Exact one is gone; a newer one is not here yet.
+  if (rv && Number(rv) > rev) throw tooLargeResourceVersion(Number(rv), rev);
   if (rvMatch === 'Exact' && rv && Number(rv) !== rev) {
     throw gone(`too old resource version: ${rv} (${rev})`);
   }

@@ -1,6 +1,7 @@
 // Field tables for the Kubernetes protobuf messages skiff can decode: the kinds
 // that kubectl's generators (`kubectl create namespace|deployment|service|
-// configmap|secret|serviceaccount`) and `kubectl drain` (DeleteOptions) send as
+// configmap|secret|serviceaccount|ingress|role|clusterrole|rolebinding|clusterrolebinding`) and
+// `kubectl drain` (DeleteOptions) send as
 // application/vnd.kubernetes.protobuf, and every message reachable from them.
 //
 // Field numbers and names follow generated.proto of k8s.io/api (core/v1, apps/v1)
@@ -40,7 +41,21 @@ export const KINDS: Record<string, string> = {
   'apps/v1/DeleteOptions': 'DeleteOptions',
   'networking.k8s.io/v1/Ingress': 'Ingress',
   'networking.k8s.io/v1/DeleteOptions': 'DeleteOptions',
+  'rbac.authorization.k8s.io/v1/Role': 'Role',
+  'rbac.authorization.k8s.io/v1/ClusterRole': 'ClusterRole',
+  'rbac.authorization.k8s.io/v1/RoleBinding': 'RoleBinding',
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': 'ClusterRoleBinding',
+  'rbac.authorization.k8s.io/v1/DeleteOptions': 'DeleteOptions',
   'meta.k8s.io/v1/DeleteOptions': 'DeleteOptions',
+  // `kubectl create token` and `kubectl auth whoami`; TokenReview for clients of the typed API.
+  'authentication.k8s.io/v1/TokenRequest': 'TokenRequest',
+  'authentication.k8s.io/v1/TokenReview': 'TokenReview',
+  'authentication.k8s.io/v1/SelfSubjectReview': 'SelfSubjectReview',
+  // `kubectl auth can-i` (and --list).
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': 'SelfSubjectAccessReview',
+  'authorization.k8s.io/v1/SubjectAccessReview': 'SubjectAccessReview',
+  'authorization.k8s.io/v1/LocalSubjectAccessReview': 'SubjectAccessReview',
+  'authorization.k8s.io/v1/SelfSubjectRulesReview': 'SelfSubjectRulesReview',
 };
 
 export const MESSAGES: Record<string, string> = {
@@ -377,6 +392,31 @@ export const MESSAGES: Record<string, string> = {
   IngressLoadBalancerStatus: '1 ingress:IngressLoadBalancerIngress[]',
   IngressLoadBalancerIngress: '1 ip:string, 2 hostname:string, 4 ports:IngressPortStatus[]',
   IngressPortStatus: '1 port:int32, 2 protocol:string, 3 error:string?',
+  // authentication.k8s.io/v1: what clients send (the statuses are the server's to write).
+  TokenRequest: '1 metadata:ObjectMeta, 2 spec:TokenRequestSpec',
+  TokenRequestSpec: '1 audiences:string[], 4 expirationSeconds:int64?, 3 boundObjectRef:BoundObjectReference',
+  BoundObjectReference: '1 kind:string, 2 apiVersion:string, 3 name:string, 4 uid:string',
+  TokenReview: '1 metadata:ObjectMeta, 2 spec:TokenReviewSpec',
+  TokenReviewSpec: '1 token:string, 2 audiences:string[]',
+  SelfSubjectReview: '1 metadata:ObjectMeta',
+  // authorization.k8s.io/v1: the questions (the statuses are the server's to write).
+  SelfSubjectAccessReview: '1 metadata:ObjectMeta, 2 spec:SelfSubjectAccessReviewSpec',
+  SelfSubjectAccessReviewSpec: '1 resourceAttributes:ResourceAttributes, 2 nonResourceAttributes:NonResourceAttributes',
+  SubjectAccessReview: '1 metadata:ObjectMeta, 2 spec:SubjectAccessReviewSpec',
+  SubjectAccessReviewSpec: '1 resourceAttributes:ResourceAttributes, 2 nonResourceAttributes:NonResourceAttributes, 3 user:string, 4 groups:string[], 6 uid:string',
+  ResourceAttributes: '1 namespace:string, 2 verb:string, 3 group:string, 4 version:string, 5 resource:string, 6 subresource:string, 7 name:string',
+  NonResourceAttributes: '1 path:string, 2 verb:string',
+  SelfSubjectRulesReview: '1 metadata:ObjectMeta, 2 spec:SelfSubjectRulesReviewSpec',
+  SelfSubjectRulesReviewSpec: '1 namespace:string',
+  // rbac.authorization.k8s.io/v1, for `kubectl create role|clusterrole|rolebinding|clusterrolebinding`.
+  Role: '1 metadata:ObjectMeta, 2 rules:PolicyRule[]',
+  ClusterRole: '1 metadata:ObjectMeta, 2 rules:PolicyRule[], 3 aggregationRule:AggregationRule',
+  PolicyRule: '1 verbs:string[], 2 apiGroups:string[], 3 resources:string[], 4 resourceNames:string[], 5 nonResourceURLs:string[]',
+  AggregationRule: '1 clusterRoleSelectors:LabelSelector[]',
+  RoleBinding: '1 metadata:ObjectMeta, 2 subjects:Subject[], 3 roleRef:RoleRef',
+  ClusterRoleBinding: '1 metadata:ObjectMeta, 2 subjects:Subject[], 3 roleRef:RoleRef',
+  Subject: '1 kind:string, 2 apiGroup:string, 3 name:string, 4 namespace:string',
+  RoleRef: '1 apiGroup:string, 2 kind:string, 3 name:string',
 };
 
 const SCALARS = new Set(['string', 'int32', 'int64', 'bool', 'bytes']);

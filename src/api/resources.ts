@@ -9,7 +9,9 @@ import { applyPatch, ApplyConflictError, PatchError, type PatchType } from './pa
 import type { ResourcePath } from './paths.js';
 import { nodeProxy, podStream } from './kubelet.js';
 import { proxy } from './proxy.js';
+import { queryBool } from './query.js';
 import type { NodeTunnels } from './tunnels.js';
+import { createToken, type TokenRequestDeps } from './auth/token-request.js';
 import { ApiError, badRequest, conflict, notFound, successStatus } from './status.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { PolledChanges, watchOptionsFrom, watchResponse, type WatchPolling, type WatchSource } from './watch.js';
@@ -26,6 +28,8 @@ export interface ResourceOptions extends WriteContext {
   watchPolling?: WatchPolling;
   /** The nodes' tunnels (logs, exec, port-forward, proxies); absent: nodes cannot be reached. */
   tunnels?: NodeTunnels;
+  /** Issues ServiceAccount tokens (serviceaccounts/token); absent: 404. */
+  serviceAccounts?: TokenRequestDeps['serviceAccounts'];
 }
 
 const NODE_STREAMS = new Set(['log', 'exec', 'attach', 'portforward']);
@@ -76,6 +80,13 @@ export class ResourceHandler {
     if (subresource === 'scale') return this.scale(req, rp, q);
     if (subresource === 'binding' && method === 'POST') return this.bind(req, rp, q);
     if (subresource === 'eviction' && method === 'POST') return this.evict(req, rp, q);
+    if (subresource === 'token' && def.kind === 'ServiceAccount') {
+      if (method !== 'POST') throw methodNotAllowed(rp);
+      if (!this.opts.serviceAccounts) throw notFound(def.plural, def.group, name!);
+      const body = decodeObject(await readBody(req), mediaType(req));
+      await access.creating(body); // the Node authorizer and NodeRestriction see boundObjectRef
+      return createToken({ serviceAccounts: this.opts.serviceAccounts }, rp.namespace!, name!, body);
+    }
     if (subresource && !['GET', 'PUT', 'PATCH'].includes(method)) throw methodNotAllowed(rp);
 
     if (method === 'GET') {
@@ -84,12 +95,12 @@ export class ResourceHandler {
         access.stored(obj);
         return this.render(req, q, def, obj);
       }
-      if (rp.watch || q.get('watch') === 'true' || q.get('watch') === '1') return this.watch(req, rp, q);
+      if (rp.watch || queryBool(q, 'watch')) return this.watch(req, rp, q);
       return this.list(req, rp, q);
     }
     if (method === 'POST' && !name) {
       const body = decodeObject(await readBody(req), mediaType(req));
-      access.creating(body);
+      await access.creating(body);
       return json(await this.writer.create(def, rp.namespace, body, writeOptions(req, q)), 201);
     }
     if (method === 'PUT' && name) {
@@ -98,7 +109,7 @@ export class ResourceHandler {
       const old = await this.writer.read(def, rp.namespace, name);
       access.stored(old);
       const obj = this.writer.prepareUpdate(def, old, body, subresource, opts);
-      access.updating(old, obj);
+      await access.updating(old, obj);
       return json(await this.writer.commitUpdate(def, old, obj, opts));
     }
     if (method === 'PATCH' && name) return this.patch(req, rp, q, name, access);
@@ -147,7 +158,7 @@ export class ResourceHandler {
     const patch = type === 'apply' ? parseYamlDoc(bytes) : parseJson(bytes);
     // An apply records managedFields itself; the write must not record it again as an Update.
     const opts = { ...writeOptions(req, q), applied: type === 'apply' };
-    const force = q.get('force') === 'true';
+    const force = queryBool(q, 'force');
     if (type === 'apply' && !q.get('fieldManager')) throw badRequest('PATCH, application/apply-patch+yaml requires fieldManager to be set');
     if (force && type !== 'apply') throw badRequest('force is only allowed for apply patches');
     for (let attempt = 0; ; attempt++) {
@@ -166,14 +177,14 @@ export class ResourceHandler {
           const meta = (patched.metadata ??= {}) as Record<string, unknown>;
           if (meta.name !== undefined && meta.name !== name) throw badRequest(`the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
           meta.name = name;
-          access.creating(patched);
+          await access.creating(patched);
           return json(await this.writer.create(def, rp.namespace, patched, opts), 201);
         }
         const pinned = (patched.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
         if (pinned && pinned !== old.metadata?.resourceVersion) throw conflict(def.plural, def.group, name);
         // A pinned resourceVersion equals old's here, so the write stays conditional on what was read.
         const obj = this.writer.prepareUpdate(def, old, patched, rp.subresource, opts);
-        access.updating(old, obj);
+        await access.updating(old, obj);
         return json(await this.writer.commitUpdate(def, old, obj, opts));
       } catch (e) {
         // ApplyConflictError is a PatchError too: test it first, or its causes are lost.
@@ -194,7 +205,7 @@ export class ResourceHandler {
     const options = body as DeleteOptions;
     if (q.get('gracePeriodSeconds') !== null) options.gracePeriodSeconds = Number(q.get('gracePeriodSeconds'));
     if (q.get('propagationPolicy')) options.propagationPolicy = q.get('propagationPolicy')!;
-    if (q.get('orphanDependents') !== null) options.orphanDependents = q.get('orphanDependents') === 'true';
+    if (q.get('orphanDependents') !== null) options.orphanDependents = queryBool(q, 'orphanDependents');
     if (options.gracePeriodSeconds !== undefined && (!Number.isInteger(options.gracePeriodSeconds) || options.gracePeriodSeconds < 0)) {
       throw badRequest(`invalid gracePeriodSeconds: ${String(options.gracePeriodSeconds)}`);
     }

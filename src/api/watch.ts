@@ -2,7 +2,8 @@ import { apiVersionOf } from '../kinds/registry.js';
 import type { KindDef, KObject } from '../kinds/types.js';
 import type { Subscriber as WatchSubscriber } from '../store/change-feed.js';
 import { CompactedError, type Store } from '../store/store.js';
-import { selects, type Selection } from './list.js';
+import { selects, validateListOptions, type Selection } from './list.js';
+import { queryBool, queryOptionalBool } from './query.js';
 import { ApiError, badRequest, gone } from './status.js';
 
 // Watch: newline-delimited events read from the change log after a resourceVersion. Events come
@@ -92,6 +93,11 @@ export interface WatchOptions {
   resourceVersion?: string;
   timeoutSeconds: number;
   bookmarks: boolean;
+  /**
+   * sendInitialEvents: true, the current state first and then (with bookmarks) a BOOKMARK marking
+   * its end; false, no state first; undefined, the state first only without a resourceVersion.
+   */
+  initialEvents?: boolean;
   bookmarkIntervalMs: number;
   /** Turns an object into what the event carries (the object itself, or a one-row Table). */
   render: (obj: KObject) => unknown;
@@ -99,7 +105,8 @@ export interface WatchOptions {
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
-export function watchOptionsFrom(q: URLSearchParams, maxSeconds: number): Pick<WatchOptions, 'resourceVersion' | 'timeoutSeconds' | 'bookmarks'> {
+export function watchOptionsFrom(q: URLSearchParams, maxSeconds: number): Pick<WatchOptions, 'resourceVersion' | 'timeoutSeconds' | 'bookmarks' | 'initialEvents'> {
+  validateListOptions(q, true);
   const t = q.get('timeoutSeconds');
   const timeoutSeconds = t === null ? maxSeconds : Number(t);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0) throw badRequest(`invalid timeoutSeconds: ${t}`);
@@ -108,7 +115,8 @@ export function watchOptionsFrom(q: URLSearchParams, maxSeconds: number): Pick<W
   return {
     resourceVersion: rv,
     timeoutSeconds: Math.min(timeoutSeconds || maxSeconds, maxSeconds),
-    bookmarks: q.get('allowWatchBookmarks') === 'true',
+    bookmarks: queryBool(q, 'allowWatchBookmarks'),
+    initialEvents: queryOptionalBool(q, 'sendInitialEvents'),
   };
 }
 
@@ -146,23 +154,26 @@ export function watchResponse(source: WatchSource, def: KindDef, sel: Selection,
         finish();
       };
 
+      const bookmark = (rev: number, annotations?: Record<string, string>) =>
+        send('BOOKMARK', { kind: def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(rev), ...(annotations ? { annotations } : {}) } });
       try {
         let rev: number;
-        if (!opts.resourceVersion || opts.resourceVersion === '0') {
-          // No starting point: the current state first, as synthetic ADDED events.
+        const fromNow = !opts.resourceVersion || opts.resourceVersion === '0';
+        if (opts.initialEvents ?? fromNow) {
+          // The current state first, as synthetic ADDED events.
           const page = await source.store.list(def.kind, { namespace: sel.namespace });
           for (const obj of page.items) if (selects(sel, obj)) send('ADDED', opts.render(obj));
           rev = page.rev;
+          // A watch-list client (client-go's WatchListClient) waits for this mark before it syncs.
+          if (opts.initialEvents && opts.bookmarks) bookmark(rev, { 'k8s.io/initial-events-end': 'true' });
+        } else if (fromNow) {
+          rev = (await source.store.revision()).rev;
         } else {
           rev = Number(opts.resourceVersion);
         }
         if (closed) return;
         const filtered = sel.labels.length > 0 || sel.fields.length > 0;
-        if (opts.bookmarks) {
-          bookmarks = setInterval(() => {
-            send('BOOKMARK', { kind: def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: String(rev) } });
-          }, opts.bookmarkIntervalMs);
-        }
+        if (opts.bookmarks) bookmarks = setInterval(() => bookmark(rev), opts.bookmarkIntervalMs);
         unsubscribe = source.subscribe({
           kind: def.kind,
           namespace: sel.namespace,

@@ -1,5 +1,6 @@
 import type { Clock } from '../store/clock.js';
 import type { Store } from '../store/store.js';
+import { clusterRoleAggregation } from './clusterrole-aggregation.js';
 import { defaultControlOptions, PassContext, type ControlOptions } from './context.js';
 import { deployments } from './deployments.js';
 import { endpoints } from './endpoints.js';
@@ -10,6 +11,7 @@ import { nodeIpam } from './node-ipam.js';
 import { nodeLifecycle } from './node-lifecycle.js';
 import { replicaSets } from './replicasets.js';
 import { scheduler } from './scheduler.js';
+import { serviceAccounts } from './serviceaccounts.js';
 
 // One reconcile pass: every controller in a fixed order, each deriving its work from the
 // database alone, so a pass can die halfway and the next one carries on. A lease row lets one pass
@@ -35,19 +37,24 @@ export const CONTROLLERS = [
   ['node-ipam', nodeIpam],
   ['garbage-collector', collectGarbage],
   ['namespace', finishNamespaces],
+  // After the namespace controller, so a namespace it finished gets no account made in it.
+  ['serviceaccount', serviceAccounts],
   ['deployment', deployments],
   ['replicaset', replicaSets],
   ['scheduler', scheduler],
   ['endpoints', endpoints],
   // Last: no other controller reads the Ingress status it writes.
   ['ingress-status', ingressStatus],
+  // Reads and writes ClusterRoles only, which no other controller reads.
+  ['clusterrole-aggregation', clusterRoleAggregation],
 ] as const;
 
 /**
  * Kinds whose writes make no work for any controller: a Lease renewal (node lifecycle reads leases
  * on its own schedule) or an Event. 1,000 nodes renewing every 10 s must not keep passes running.
+ * Nor do Roles and bindings (only ClusterRoles feed the aggregation controller).
  */
-const NO_WORK = new Set(['Lease', 'Event']);
+const NO_WORK = new Set(['Lease', 'Event', 'Role', 'RoleBinding', 'ClusterRoleBinding']);
 
 /** Whether an API write of this kind should kick a pass. */
 export const kicksPass = (kind: string): boolean => !NO_WORK.has(kind);

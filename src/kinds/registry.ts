@@ -14,12 +14,22 @@ import { lease } from './lease.js';
 import { endpointSlice } from './endpointslice.js';
 import { ingress } from './ingress.js';
 import { ingressClass } from './ingressclass.js';
+import { serviceAccount } from './serviceaccount.js';
+import { selfSubjectReview, tokenReview } from './authentication.js';
+import { role } from './role.js';
+import { clusterRole } from './clusterrole.js';
+import { roleBinding } from './rolebinding.js';
+import { clusterRoleBinding } from './clusterrolebinding.js';
+import { localSubjectAccessReview, selfSubjectAccessReview, selfSubjectRulesReview, subjectAccessReview } from './access-reviews.js';
 
 export const kinds: readonly KindDef[] = [
   namespace, node, pod, service, endpoints, event, configMap, secret,
   deployment, replicaSet, lease, endpointSlice,
   ingress,
   ingressClass,
+  serviceAccount, selfSubjectReview, tokenReview,
+  role, clusterRole, roleBinding, clusterRoleBinding,
+  selfSubjectAccessReview, subjectAccessReview, localSubjectAccessReview, selfSubjectRulesReview,
 ];
 
 export function apiVersionOf(def: KindDef): string {

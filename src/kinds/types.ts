@@ -68,8 +68,16 @@ export interface KindDef {
   verbs?: string[];
   /** Subresources served: 'status', 'scale', 'binding', 'eviction'. */
   subresources?: string[];
-  /** metadata.name rule: DNS-1123 subdomain (most kinds) or label (namespaces, services). */
-  nameRule?: 'subdomain' | 'label';
+  /**
+   * False for kinds that are never kept: a create is answered at once by the kind's own handler
+   * (TokenReview, SelfSubjectReview), as kube-apiserver's create-only resources are.
+   */
+  stored?: false;
+  /**
+   * metadata.name rule: DNS-1123 subdomain (most kinds), label (namespaces, services), or any
+   * valid path segment (RBAC kinds, whose names such as system:discovery carry colons).
+   */
+  nameRule?: 'subdomain' | 'label' | 'path';
   /** True where spec changes bump metadata.generation (kinds with a spec). */
   hasSpec?: boolean;
   /** Apply Kubernetes' defaults in place (create and update). */

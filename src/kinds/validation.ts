@@ -235,7 +235,14 @@ export function isValidIP(value: string): string[] {
 // ---- object names ----
 
 /** Messages for an invalid metadata.name under a kind's name rule (empty when valid). */
+/** path.IsValidPathSegmentName: what may name an object in a URL path segment. */
+export function isValidPathSegmentName(name: string): string[] {
+  if (name === '.' || name === '..') return [`may not be '${name}'`];
+  return ['/', '%'].filter((c) => name.includes(c)).map((c) => `may not contain '${c}'`);
+}
+
 export function validateName(rule: KindDef['nameRule'], name: string): string[] {
+  if (rule === 'path') return isValidPathSegmentName(name);
   return rule === 'label' ? isDNS1123Label(name) : isDNS1123Subdomain(name);
 }
 

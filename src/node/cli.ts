@@ -12,6 +12,8 @@ const RUNTIMES: RuntimeChoice[] = ['auto', 'docker', 'process', 'simulated'];
 interface FlagSpec {
   type: 'string' | 'boolean';
   help: string;
+  /** Given as often as wanted (a string flag): its values in order. */
+  multiple?: boolean;
   short?: string;
   env?: string;
   default?: string;
@@ -93,6 +95,11 @@ const FLAGS = {
     default: '1h',
     help: 'how long Events are kept',
   },
+  'service-account-issuer': {
+    type: 'string',
+    placeholder: 'URL',
+    help: 'the iss of ServiceAccount tokens, and the only one accepted (default: the https URL served on); give servers sharing a database the same one',
+  },
   'batch-size': {
     type: 'string',
     placeholder: 'N',
@@ -109,7 +116,7 @@ const FLAGS = {
     type: 'string',
     placeholder: 'URL',
     env: 'LIBSQL_URL',
-    help: 'libSQL database to migrate, or whose tokens to manage (libsql://, https://, http:// or file:)',
+    help: 'libSQL database to migrate, or whose tokens and users to manage (libsql://, https://, http:// or file:)',
   },
   db: {
     type: 'string',
@@ -138,7 +145,7 @@ const FLAGS = {
     type: 'string',
     placeholder: 'URL',
     env: 'SKIFF_SERVER',
-    help: 'the control plane to join (https://HOST:PORT, or the Worker\'s URL)',
+    help: 'the control plane (https://HOST:PORT, or the Worker\'s URL): the one to join; for `user add`, the one the kubeconfig names (default: the --data kubeconfig\'s)',
   },
   token: {
     type: 'string',
@@ -149,7 +156,7 @@ const FLAGS = {
   'ca-cert': {
     type: 'string',
     placeholder: 'FILE',
-    help: 'CA certificate to trust for --server',
+    help: 'CA certificate to trust for --server (for `user add`: the one its kubeconfig names; without it, the system\'s CAs)',
   },
   'ca-hash': {
     type: 'string',
@@ -183,6 +190,11 @@ const FLAGS = {
     default: '110',
     help: 'the most pods this node runs',
   },
+  'api-proxy-port': {
+    type: 'string',
+    placeholder: 'PORT',
+    help: "port of the node-local API endpoint pods reach the API at (KUBERNETES_SERVICE_PORT); default: the last one used, else 443 when root and free, else a free one",
+  },
   'no-agent': {
     type: 'boolean',
     help: 'serve only: do not run this machine as a node too',
@@ -209,6 +221,12 @@ const FLAGS = {
     placeholder: 'TEXT',
     help: 'what a new join token is for, shown by `skiff token list`',
   },
+  group: {
+    type: 'string',
+    multiple: true,
+    placeholder: 'GROUP',
+    help: 'a group of the new user (repeat for more); every user is in system:authenticated too',
+  },
   'print-join-command': {
     type: 'boolean',
     help: 'print the `skiff agent` command that joins with the new token, not the token alone',
@@ -217,7 +235,7 @@ const FLAGS = {
 } satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;
-type FlagValues = Partial<Record<FlagName, string | boolean>>;
+type FlagValues = Partial<Record<FlagName, string | boolean | string[]>>;
 
 interface Command {
   summary: string;
@@ -234,7 +252,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [
       'data', 'listen', 'reconcile-interval', 'node-monitor-grace-period', 'default-not-ready-toleration-seconds',
       'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'cluster-cidr',
-      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'ingress-address', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token', 'v',
+      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'ingress-address', 'service-account-issuer', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token', 'v',
     ],
     run: runServe,
   },
@@ -293,9 +311,26 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  user: {
+    summary: 'add users (printing a kubeconfig with a token of their own), list and delete them',
+    args: 'add NAME | list | delete NAME ...',
+    flags: ['data', 'url', 'auth-token', 'group', 'server', 'ca-cert'],
+    run: async (flags, args) => {
+      const { runUserCommand } = await import('./users.js');
+      return runUserCommand(args, {
+        dataDir: resolve(String(flags.data)),
+        url: flags.url ? String(flags.url) : undefined,
+        authToken: flags['auth-token'] ? String(flags['auth-token']) : undefined,
+        groups: Array.isArray(flags.group) ? flags.group : [],
+        server: flags.server ? String(flags.server) : undefined,
+        caCertFile: flags['ca-cert'] ? String(flags['ca-cert']) : undefined,
+        out: (text) => process.stdout.write(text),
+      });
+    },
+  },
   agent: {
     summary: 'join this machine to a cluster as a node and run the pods bound to it',
-    flags: ['server', 'token', 'ca-cert', 'ca-hash', 'name', 'runtime', 'labels', 'register-with-taints', 'max-pods', 'data', 'simulate', 'simulate-start-delay'],
+    flags: ['server', 'token', 'ca-cert', 'ca-hash', 'name', 'runtime', 'labels', 'register-with-taints', 'max-pods', 'api-proxy-port', 'data', 'simulate', 'simulate-start-delay'],
     run: runAgent,
   },
   kubeconfig: {
@@ -317,7 +352,11 @@ async function runServe(flags: FlagValues): Promise<number> {
   const { serve } = await import('./serve.js');
   const agent = flags['no-agent'] ? false : { name: flags.name ? String(flags.name) : undefined, runtime: runtimeFlag(flags) };
   const db = flags.db ? { url: String(flags.db), authToken: flags['db-auth-token'] ? String(flags['db-auth-token']) : undefined } : undefined;
-  const server = await serve({ data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags), agent, db, verbosity: wholeNumber('v', String(flags.v)) });
+  const issuer = flags['service-account-issuer'] ? String(flags['service-account-issuer']) : undefined;
+  if (issuer && !/^https:\/\/[^?#]+$/.test(issuer)) throw new Error(`--service-account-issuer: expected an https URL without query or fragment, got "${issuer}"`);
+  const server = await serve({
+    data: String(flags.data), listen: String(flags.listen), ...controlFlags(flags), agent, db, verbosity: wholeNumber('v', String(flags.v)), serviceAccountIssuer: issuer,
+  });
   process.stdout.write(
     `skiff serving ${server.url}\n` +
       `  kubeconfig: ${server.kubeconfigPath}\n` +
@@ -342,6 +381,7 @@ async function runAgent(flags: FlagValues): Promise<number> {
     labels: flags.labels ? String(flags.labels) : undefined,
     taints: flags['register-with-taints'] ? String(flags['register-with-taints']) : undefined,
     maxPods: positiveNumber('max-pods', String(flags['max-pods'])),
+    apiProxyPort: flags['api-proxy-port'] ? portNumber('api-proxy-port', String(flags['api-proxy-port'])) : undefined,
     dataDir: resolve(String(flags.data), 'agent'),
     simulate: flags.simulate ? positiveNumber('simulate', String(flags.simulate)) : undefined,
     simulateStartMs: parseDuration('simulate-start-delay', String(flags['simulate-start-delay'])),
@@ -434,6 +474,12 @@ function positiveNumber(flag: string, value: string): number {
   return n;
 }
 
+function portNumber(flag: string, value: string): number {
+  const n = wholeNumber(flag, value);
+  if (n > 65535) throw new Error(`--${flag}: a port is at most 65535`);
+  return n;
+}
+
 function controlFlags(flags: FlagValues) {
   const get = (name: FlagName) => String(flags[name]);
   const range = /^(\d+)-(\d+)$/.exec(get('service-node-port-range'));
@@ -462,7 +508,7 @@ function usage(command?: string): string {
   const names: FlagName[] = command ? [...COMMANDS[command]!.flags, 'help'] : (Object.keys(FLAGS) as FlagName[]);
   const flagLines = names.map((name) => {
     const spec: FlagSpec = FLAGS[name];
-    const left = (spec.short ? `-${spec.short}, ` : '') + `--${name}` + (spec.placeholder ? ` ${spec.placeholder}` : '');
+    const left = (spec.short ? `-${spec.short}, ` : '') + `--${name}` + (spec.placeholder ? ` ${spec.placeholder}` : '') + (spec.multiple ? ' ...' : '');
     const extra = [spec.env && `env ${spec.env}`, spec.default && `default ${spec.default}`].filter(Boolean).join(', ');
     return `  ${left.padEnd(48)} ${spec.help}${extra ? ` (${extra})` : ''}`;
   });
@@ -481,14 +527,14 @@ function parseFlags(command: string, args: string[]): { flags: FlagValues; posit
   const options = Object.fromEntries(
     names.map((name) => {
       const spec: FlagSpec = FLAGS[name];
-      return [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}) }];
+      return [name, { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) }];
     }),
   );
   const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: !!COMMANDS[command]!.args });
   const flags: FlagValues = {};
   for (const name of names) {
     const spec: FlagSpec = FLAGS[name];
-    flags[name] = values[name] ?? (spec.env ? process.env[spec.env] || undefined : undefined) ?? spec.default;
+    flags[name] = (values[name] as FlagValues[FlagName]) ?? (spec.env ? process.env[spec.env] || undefined : undefined) ?? spec.default;
   }
   return { flags, positionals };
 }

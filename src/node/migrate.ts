@@ -26,7 +26,7 @@ export async function migrate(client: Client): Promise<void> {
 }
 
 /** Migrate a database by URL and create the built-in namespaces: what a new Workers deployment needs. */
-export async function migrateDatabase(url: string, authToken?: string): Promise<void> {
+export async function migrateDatabase(url: string, authToken?: string, init: { serviceClusterIpRange?: string } = {}): Promise<void> {
   const client = openClient(url, authToken);
   try {
     // Servers starting together on one database race to migrate it: the loser's transaction fails
@@ -40,7 +40,7 @@ export async function migrateDatabase(url: string, authToken?: string): Promise<
         await new Promise((r) => setTimeout(r, 200 * attempt));
       }
     }
-    await new Store(client, systemClock).init();
+    await new Store(client, systemClock).init(init);
   } finally {
     client.close();
   }

@@ -6,6 +6,7 @@ import { isIPv6, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createApp } from '../api/app.js';
 import { storeAuthenticator } from '../api/auth/identity.js';
+import { ServiceAccountTokens } from '../api/auth/service-accounts.js';
 import { forwardToService } from '../api/proxy.js';
 import type { ServiceRanges } from '../api/service-allocation.js';
 import { defaultControlOptions, type ControlOptions } from '../control/context.js';
@@ -37,6 +38,8 @@ export interface ServeOptions {
   db?: { url: string; authToken?: string };
   /** Log verbosity (--v), as Kubernetes' components take it. */
   verbosity?: number;
+  /** --service-account-issuer: the iss of ServiceAccount tokens; default the https URL served on. */
+  serviceAccountIssuer?: string;
 }
 
 export interface RunningServer {
@@ -65,7 +68,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   // connections (on threads of their own for a file) and the pass thread's.
   const dbUrl = opts.db?.url ?? `file:${join(dataDir, 'skiff.db')}`;
   const authToken = opts.db?.authToken;
-  await migrateDatabase(dbUrl, authToken);
+  await migrateDatabase(dbUrl, authToken, { serviceClusterIpRange: opts.serviceRanges?.clusterIpRange });
   const threaded = dbUrl.startsWith('file:') ? threadedClient(filePath(dbUrl)) : undefined;
   const client: Client & { stop?: () => Promise<void> } = threaded ?? openClient(dbUrl, authToken);
   const store = new Store(client, systemClock);
@@ -78,11 +81,14 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     await passes.stop();
     await (client.stop?.() ?? client.close());
   };
+  // Tokens name the URL served on as their issuer (and audience), known once the server listens.
+  let servedUrl = '';
+  const serviceAccounts = new ServiceAccountTokens({ store, clock: systemClock, issuer: () => opts.serviceAccountIssuer ?? servedUrl });
   const tunnels = new InProcessTunnels(opts.verbosity && opts.verbosity >= 2 ? (line) => console.error(`skiff: ${line}`) : undefined);
   const app = createApp({
     store,
     clock: systemClock,
-    authenticate: storeAuthenticator({ store, clock: systemClock, adminToken: creds.token }),
+    authenticate: storeAuthenticator({ store, clock: systemClock, adminToken: creds.token, serviceAccounts }),
     caCert: creds.caCert,
     onWrite: (kind) => kicksPass(kind) && passes.kick(),
     // Writes through other servers on the same database are found by polling the change log.
@@ -111,6 +117,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 
   const bound = server.address() as AddressInfo;
   const url = `https://${formatHost(connectHost(host))}:${bound.port}`;
+  servedUrl = url;
   const kubeconfigPath = writeKubeconfig(dataDir, { server: url, caCert: creds.caCert, token: creds.token });
 
   let agent: RunningAgent | undefined;

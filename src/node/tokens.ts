@@ -68,7 +68,8 @@ export async function runTokenCommand(args: string[], opts: TokenCommandOptions)
   return 2;
 }
 
-async function withCredentials(opts: TokenCommandOptions, act: (creds: CredentialStore) => Promise<number>): Promise<number> {
+/** Runs `act` on the credentials of the data folder's database (migrated first) or of `opts.url` (which must be current). */
+export async function withCredentials(opts: { dataDir: string; url?: string; authToken?: string }, act: (creds: CredentialStore) => Promise<number>): Promise<number> {
   // Tokens may be made before `skiff serve` first runs: the data folder is made as serve makes it.
   if (!opts.url) mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const client = opts.url ? openClient(opts.url, opts.authToken) : openClient(`file:${join(opts.dataDir, 'skiff.db')}`);
@@ -98,7 +99,7 @@ function joinCommandFor(dataDir: string): (token: string) => string {
 }
 
 /** Columns padded as kubectl's and kubeadm's tables (three spaces between). */
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('').trimEnd() + '\n').join('');
 }
@@ -118,7 +119,7 @@ function credentialTable(creds: NodeCredentialInfo[]): string {
   return table([['NODE CREDENTIAL', 'CREATED', 'JOIN TOKEN ID'], ...rows]);
 }
 
-const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+export const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** As Kubernetes' duration.ShortHumanDuration: 45s, 12m, 23h, 6d, 2y. */
 function shortDuration(ms: number): string {

@@ -1,5 +1,6 @@
-// Join tokens and node credentials (tables join_tokens and node_credentials). Secrets are kept only
-// as SHA-256 hex; each method is one database round trip, counted on the store as its own calls are.
+// Join tokens, node credentials and user tokens (tables join_tokens, node_credentials, user_tokens).
+// Secrets are kept only as SHA-256 hex; each method is one database round trip, counted on the store
+// as its own calls are.
 import type { Store } from './store.js';
 
 /** kubeadm's bootstrap-token form: a public id and a secret, `[a-z0-9]{6}.[a-z0-9]{16}`. */
@@ -7,6 +8,18 @@ export const JOIN_TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
 
 /** A node credential: an opaque bearer token, prefixed so other tokens never cost a lookup. */
 export const NODE_CREDENTIAL = /^node\.[0-9a-f]{64}$/;
+
+/** A user token (`skiff user add`): opaque and prefixed as node credentials are, so other tokens never cost a lookup. */
+export const USER_TOKEN = /^user\.[0-9a-f]{64}$/;
+
+export interface UserInfo {
+  name: string;
+  /** New for each user made: a user deleted and made again under its name is another user. */
+  uid: string;
+  /** The groups given to `skiff user add` (system:authenticated is added when authenticating). */
+  groups: string[];
+  created: Date;
+}
 
 export interface JoinTokenInfo {
   id: string;
@@ -50,6 +63,20 @@ export function generateJoinToken(): string {
 
 export function generateNodeCredential(): string {
   return `node.${hex(crypto.getRandomValues(new Uint8Array(32)))}`;
+}
+
+export function generateUserToken(): string {
+  return `user.${hex(crypto.getRandomValues(new Uint8Array(32)))}`;
+}
+
+function userOf(row: Record<string, unknown>): UserInfo {
+  const groups = JSON.parse(String(row.groups)) as unknown;
+  return {
+    name: String(row.name),
+    uid: String(row.uid),
+    groups: Array.isArray(groups) ? groups.map(String) : [],
+    created: new Date(Number(row.created)),
+  };
 }
 
 /** SQL true when join token (id, secret hash) exists and is unexpired at `now`. */
@@ -153,5 +180,38 @@ export class CredentialStore {
     const rs = await this.client.execute({ sql: 'SELECT node_name FROM node_credentials WHERE token_hash = ?', args: [hash] });
     const row = rs.rows[0];
     return row ? String(row.node_name) : undefined;
+  }
+
+  /**
+   * Makes user `name` in `groups` with a new token, which is returned once and kept only as its hash.
+   * Undefined when a user of that name exists (delete it first: a name is one user, one token).
+   */
+  async createUser(name: string, groups: string[], now: Date): Promise<{ token: string; info: UserInfo } | undefined> {
+    const token = generateUserToken();
+    const info: UserInfo = { name, uid: crypto.randomUUID(), groups: [...new Set(groups)], created: now };
+    const rs = await this.client.execute({
+      sql: 'INSERT OR IGNORE INTO user_tokens (name, uid, token_hash, groups, created) VALUES (?, ?, ?, ?, ?)',
+      args: [name, info.uid, await sha256Hex(token), JSON.stringify(info.groups), now.getTime()],
+    });
+    return rs.rowsAffected === 1 ? { token, info } : undefined;
+  }
+
+  /** Revokes a user's token; false when there was no such user. */
+  async deleteUser(name: string): Promise<boolean> {
+    const rs = await this.client.execute({ sql: 'DELETE FROM user_tokens WHERE name = ?', args: [name] });
+    return rs.rowsAffected > 0;
+  }
+
+  /** Every user, by name. */
+  async listUsers(): Promise<UserInfo[]> {
+    const rs = await this.client.execute('SELECT name, uid, groups, created FROM user_tokens ORDER BY name');
+    return rs.rows.map((r) => userOf(r));
+  }
+
+  /** The user whose token has this SHA-256 hex (see sha256Hex), or undefined. */
+  async userForTokenHash(hash: string): Promise<UserInfo | undefined> {
+    const rs = await this.client.execute({ sql: 'SELECT name, uid, groups, created FROM user_tokens WHERE token_hash = ?', args: [hash] });
+    const row = rs.rows[0];
+    return row ? userOf(row) : undefined;
   }
 }

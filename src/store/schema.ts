@@ -124,3 +124,31 @@ export const scheduleMoves = sqliteTable('schedule_moves', {
   id: integer('id').primaryKey(),
   rev: integer('rev').notNull(),
 });
+
+// Users made by `skiff user add`: one opaque bearer token each, kept as its SHA-256 (as node
+// credentials are), with the groups the user is in (JSON array). `uid` is new for each user made,
+// so a user deleted and made again under the same name is another user, as Kubernetes' user.Info has it.
+export const userTokens = sqliteTable(
+  'user_tokens',
+  {
+    name: text('name').primaryKey(),
+    uid: text('uid').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    groups: text('groups').notNull().default('[]'),
+    created: integer('created').notNull(),
+  },
+  (t) => [uniqueIndex('user_tokens_token').on(t.tokenHash)],
+);
+
+// The key pair that signs ServiceAccount tokens (kube-apiserver's --service-account-key-file), kept
+// in the database so that every home and every `skiff serve` on it signs and verifies with the same
+// key. Row 1 signs; every row verifies and is published in the JWKS. Keys are JWKs (JSON), `kid` as
+// kube-apiserver derives it (the SHA-256 of the public key's DER, base64url).
+export const serviceAccountKeys = sqliteTable('service_account_keys', {
+  id: integer('id').primaryKey(),
+  kid: text('kid').notNull(),
+  alg: text('alg').notNull(),
+  privateJwk: text('private_jwk').notNull(),
+  publicJwk: text('public_jwk').notNull(),
+  created: integer('created').notNull(),
+});

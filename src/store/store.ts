@@ -1,9 +1,12 @@
 import type { Client, InStatement, ResultSet } from '@libsql/client';
 import { skiffIngressClass } from '../kinds/ingressclass.js';
+import { kubernetesService } from '../kinds/kubernetes-service.js';
+import { BOOTSTRAP_NAMES, bootstrapPolicy, reconcileBootstrap } from '../kinds/rbac-bootstrap.js';
 import { kindNamed } from '../kinds/registry.js';
 import type { KObject } from '../kinds/types.js';
 import type { Clock } from './clock.js';
 import { EVENT_SEEN } from './event-seen.js';
+import { signingKeyInsert } from './service-account-keys.js';
 
 /** An extra SQL condition a write also needs to hold (e.g. "this node still has N pods"). */
 export interface Guard {
@@ -78,6 +81,34 @@ function builtinObject(obj: KObject): { sql: string; args: string[] } {
   };
 }
 
+/**
+ * The `kubernetes` Service in `default`, unless it exists or its address is taken (a database from
+ * before it was made, where a Service was given that address already).
+ */
+function kubernetesServiceInsert(now: string, clusterIpRange: string | undefined): InStatement {
+  const svc = kubernetesService(now, clusterIpRange);
+  const ip = (svc.spec as { clusterIP: string }).clusterIP;
+  return {
+    sql: `INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object)
+          SELECT 'Service', 'default', ?, ?, 0, NULL, ?
+          WHERE NOT EXISTS (SELECT 1 FROM objects WHERE kind = 'Service' AND json_extract(object, '$.spec.clusterIP') = ?)`,
+    args: [String(svc.metadata!.name), String(svc.metadata!.uid), serialise(svc), ip],
+  };
+}
+
+/**
+ * The default RBAC policy, created where absent, then read back (the last statement) so Store.init
+ * can reconcile what an earlier start created with what this version adds.
+ */
+function rbacDefaultStatements(now: string): InStatement[] {
+  const names = (list: string[]) => list.map((n) => `'${n.replace(/'/g, "''")}'`).join(', ');
+  return [
+    ...bootstrapPolicy(now).map(builtinObject),
+    `SELECT rv, object FROM objects WHERE namespace = '' AND ((kind = 'ClusterRole' AND name IN (${names(BOOTSTRAP_NAMES.ClusterRole)}))
+      OR (kind = 'ClusterRoleBinding' AND name IN (${names(BOOTSTRAP_NAMES.ClusterRoleBinding)})))`,
+  ];
+}
+
 /** An object from a row that selected `rv, object`. */
 export function objectOf(row: Record<string, unknown>): KObject {
   return parse(row.rv, row.object);
@@ -130,11 +161,18 @@ export class Store {
     private readonly groupCommit = true,
   ) {}
 
-  /** Create the namespaces Kubernetes starts with, and the IngressClass skiff serves. Idempotent. */
-  async init(): Promise<void> {
+  /**
+   * Create the namespaces Kubernetes starts with, the IngressClass skiff serves, the key that signs
+   * ServiceAccount tokens, and the `kubernetes` Service (on the first address of
+   * `serviceClusterIpRange`, default 10.96.0.0/12). Idempotent: what exists is kept. And the default
+   * RBAC policy, which kube-apiserver reconciles at start: defaults kept from an earlier start get
+   * what this version adds unless annotated autoupdate "false" (see kinds/rbac-bootstrap.ts).
+   */
+  async init(opts: { serviceClusterIpRange?: string } = {}): Promise<void> {
     const now = this.clock.now().toISOString().replace(/\.\d+Z$/, 'Z');
-    await this.batch(
-      BUILTIN_NAMESPACES.map((name) => {
+    const signingKey = await signingKeyInsert(this.clock.now().getTime());
+    const results = await this.batch(
+      BUILTIN_NAMESPACES.map((name): InStatement => {
         const uid = crypto.randomUUID();
         const ns = {
           apiVersion: 'v1',
@@ -147,9 +185,12 @@ export class Store {
           sql: 'INSERT OR IGNORE INTO objects (kind, namespace, name, uid, rv, owner_uid, object) VALUES (?, ?, ?, ?, 0, NULL, ?)',
           args: ['Namespace', '', name, uid, serialise(ns)],
         };
-      }).concat(builtinObject(skiffIngressClass(now))),
+      }).concat(builtinObject(skiffIngressClass(now)), signingKey, kubernetesServiceInsert(now, opts.serviceClusterIpRange), ...rbacDefaultStatements(now)),
       'write',
     );
+    // Defaults kept from an earlier start get what this version adds: a second round trip only then.
+    const rbac = reconcileBootstrap(results[results.length - 1].rows.map(objectOf), now);
+    if (rbac.length) await this.commit(rbac.map(({ object, rv }): WriteOp => ({ op: 'update', object, rv })));
   }
 
   close(): void {

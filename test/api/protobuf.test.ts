@@ -78,10 +78,11 @@ describe('protobuf bodies', () => {
     expect(secret.type).toBe('Opaque');
   });
 
-  it('kubectl create serviceaccount: ServiceAccounts are not served, so 404', async () => {
+  it('kubectl create serviceaccount', async () => {
     const res = await send('POST', '/api/v1/namespaces/default/serviceaccounts', bin('serviceaccount'));
-    expect(res.code).toBe(404);
-    expect(res.body.reason).toBe('NotFound');
+    expect(res.code).toBe(201);
+    expect(res.body).toMatchObject({ kind: 'ServiceAccount', apiVersion: 'v1', metadata: { name: expected('serviceaccount').metadata.name, namespace: 'default' } });
+    expect((await core.readNamespacedServiceAccount({ namespace: 'default', name: 'sa' })).metadata?.uid).toBe(res.body.metadata.uid);
   });
 
   it('a second protobuf create of the same object is 409 AlreadyExists', async () => {

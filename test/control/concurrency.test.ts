@@ -422,7 +422,8 @@ async function checkConverged(c: Cluster, complete: boolean): Promise<number> {
     }
   }
 
-  for (const svc of services) {
+  // The `kubernetes` Service has no selector: its endpoints are the API server's own.
+  for (const svc of services.filter((s) => (s.spec as { selector?: unknown }).selector)) {
     const app = (svc.spec as { selector: { app: string } }).selector.app;
     const selected = pods.filter((p) => p.metadata!.labels?.app === app && p.status?.podIP);
     const readyIps = selected.filter(isReady).map((p) => p.status!.podIP).sort();

@@ -152,13 +152,15 @@ async function openCluster(pods: number): Promise<Cluster> {
  * Work for every controller at once: a node stops renewing its lease (node lifecycle), another joins
  * without a podCIDR (node IPAM), a ReplicaSet
  * vanishes without its pods (garbage collector), a namespace with something in it is deleted
- * (namespace), the Deployment gets a new image (deployment), ReplicaSets are scaled up and down
+ * (namespace), another is made (serviceaccount), the Deployment gets a new image (deployment), ReplicaSets are scaled up and down
  * (replicaset), new pods wait for nodes (scheduler) and pods' readiness changes (endpoints).
  */
 async function giveWork(c: Cluster): Promise<void> {
   await c.request('/api/v1/namespaces', 'POST', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'scratch' } });
   await c.request('/api/v1/namespaces/scratch/configmaps', 'POST', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { a: '1' } });
   await c.request('/api/v1/namespaces/scratch', 'DELETE');
+  // A new namespace, without its default ServiceAccount yet (serviceaccount).
+  await c.request('/api/v1/namespaces', 'POST', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
 
   const gone = (await c.store.get('ReplicaSet', NS, 'rs-0'))!;
   expect((await c.store.commit([{ op: 'delete', kind: 'ReplicaSet', namespace: NS, name: 'rs-0', rv: Number(gone.metadata!.resourceVersion) }]))[0].ok).toBe(true);
@@ -175,6 +177,13 @@ async function giveWork(c: Cluster): Promise<void> {
   // An Ingress whose status wants the control plane's address (ingress-status).
   const rule = { host: 'shop.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } };
   await c.request(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses`, 'POST', { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'shop' }, spec: { rules: [rule] } });
+
+  // A ClusterRole labelled to aggregate into view (clusterrole-aggregation: view, edit and admin gain its rules).
+  await c.request('/apis/rbac.authorization.k8s.io/v1/clusterroles', 'POST', {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole',
+    metadata: { name: 'widget-viewer', labels: { 'rbac.authorization.k8s.io/aggregate-to-view': 'true' } },
+    rules: [{ apiGroups: ['example.com'], resources: ['widgets'], verbs: ['get'] }],
+  });
 
   const joined = `node-${c.nodes.length}`;
   expect((await c.store.commit(joining(c.clock, joined))).every((r) => r.ok)).toBe(true);

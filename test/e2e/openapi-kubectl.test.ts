@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openapiV2, openapiV3Document, openapiV3Index, unknownFields } from '../../src/api/openapi/index';
+import { openapiV3Document, openapiV3Index, unknownFields } from '../../src/api/openapi/index';
+import { openapiV2Response } from '../../src/api/openapi/v2';
 
 const KUBECTL = '/usr/bin/kubectl';
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -87,10 +88,17 @@ function startServer(): Promise<Server> {
     if (path === '/openapi/v3') return send(200, openapiV3Index());
     const document = path.startsWith('/openapi/v3/') ? openapiV3Document(path.slice('/openapi/v3/'.length)) : undefined;
     if (document) return send(200, document);
-    // kubectl asks v2 only as protobuf, which skiff does not speak: JSON goes only to those who accept it.
+    // JSON, or gnostic's protobuf (what kubectl 1.27 and 1.28 read), as skiff serves it.
     if (path === '/openapi/v2') {
-      if (/application\/json|\*\/\*/.test(req.headers.accept ?? '')) return send(200, openapiV2());
-      return send(406, status(406, 'NotAcceptable', 'only application/json is supported'));
+      let reply: Response;
+      try {
+        reply = openapiV2Response(req.headers.accept);
+      } catch {
+        return send(406, status(406, 'NotAcceptable', 'not acceptable'));
+      }
+      res.writeHead(200, { 'content-type': reply.headers.get('content-type')! });
+      void reply.arrayBuffer().then((b) => res.end(new Uint8Array(b)));
+      return;
     }
     send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
   });

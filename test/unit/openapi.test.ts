@@ -16,7 +16,7 @@ const KINDS: KindRow[] = [
   ['apis/coordination.k8s.io/v1', 'io.k8s.api.coordination.v1.Lease', { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease' }],
   ['apis/discovery.k8s.io/v1', 'io.k8s.api.discovery.v1.EndpointSlice', { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice' }],
 ];
-const DOC_PATHS = ['api/v1', 'apis/apps/v1', 'apis/coordination.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/networking.k8s.io/v1'];
+const DOC_PATHS = ['api/v1', 'apis/apps/v1', 'apis/coordination.k8s.io/v1', 'apis/discovery.k8s.io/v1', 'apis/networking.k8s.io/v1', 'apis/rbac.authorization.k8s.io/v1'];
 
 function doc(path: string): Json {
   const d = openapiV3Document(path);
@@ -111,7 +111,7 @@ describe('OpenAPI v3 documents', () => {
         expect(Object.keys(item.patch.requestBody.content), p).toContain('application/strategic-merge-patch+json');
       }
     }
-    expect(patches).toBe(14 + 7 + 2); // every kind, seven status subresources, two scale subresources
+    expect(patches).toBe(15 + 4 + 7 + 2); // every kind (four of them RBAC's), seven status subresources, two scale subresources
     const scale = doc('apis/apps/v1').paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale'];
     expect(scale.patch['x-kubernetes-group-version-kind']).toEqual({ group: 'autoscaling', version: 'v1', kind: 'Scale' });
     expect(scale.get.responses[200].content['application/json'].schema.$ref).toBe('#/components/schemas/io.k8s.api.autoscaling.v1.Scale');

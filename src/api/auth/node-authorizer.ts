@@ -1,12 +1,13 @@
 // The Node authorizer, the system:node role and NodeRestriction admission, for identities
 // system:node:NAME: a node reads what kubelet reads and writes only its own Node, its own Lease,
-// the status of its own pods, Events, and reads the ConfigMaps and Secrets its pods use.
+// the status of its own pods, Events, and reads the ConfigMaps and Secrets its pods use; it reads
+// the ServiceAccounts its pods use and asks for their tokens, each bound to one of its pods.
 import type { KObject } from '../../kinds/types.js';
 import { deepEqual } from '../../kinds/validation.js';
 import type { Store } from '../../store/store.js';
 import { admissionForbidden, forbidden, FULL_ACCESS, type Access, type RequestAttributes } from './authorize.js';
 import type { Identity } from './identity.js';
-import { referencedByNodePod } from './node-references.js';
+import { nodePodsInNamespace, referencedByNodePod } from './node-references.js';
 
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'update', 'patch'];
@@ -99,6 +100,35 @@ export async function authorizeNode(node: string, identity: Identity, a: Request
         throw deny(`no relationship found between node '${node}' and this object`);
       }
       return FULL_ACCESS;
+    }
+
+    case '/serviceaccounts': {
+      const token = a.subresource === 'token' && a.verb === 'create';
+      if (!(main && a.verb === 'get') && !token) throw deny();
+      if (!a.namespace || !a.name) throw deny(`no relationship found between node '${node}' and this object`);
+      // The graph's edges node -> pod -> ServiceAccount: only the ServiceAccounts of its own pods.
+      const pods = await nodePodsInNamespace(store, node, a.namespace);
+      if (!pods.some((p) => p.serviceAccount === a.name)) throw deny(`no relationship found between node '${node}' and this object`);
+      if (!token) return FULL_ACCESS;
+      // NodeRestriction: the token must be bound to one of the node's pods that runs as this
+      // ServiceAccount, by name and uid, so a node cannot mint a free-standing token, nor keep one
+      // for a pod that is gone or moved.
+      const refuse = (message: string) => admissionForbidden(a, a.name, message);
+      return {
+        stored: noCheck,
+        updating: noCheck,
+        creating: (request) => {
+          const ref = (request.spec as { boundObjectRef?: { apiVersion?: string; kind?: string; name?: string; uid?: string } } | undefined)?.boundObjectRef;
+          if (!ref || ref.apiVersion !== 'v1' || ref.kind !== 'Pod' || !ref.name) throw refuse('node requested token not bound to a pod');
+          if (!ref.uid) throw refuse('node requested token with a pod binding without a uid');
+          const pod = pods.find((p) => p.name === ref.name);
+          if (!pod) throw refuse('node requested token bound to a pod scheduled on a different node');
+          if (pod.uid !== ref.uid) {
+            throw refuse(`the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
+          }
+          if (pod.serviceAccount !== a.name) throw refuse(`node requested token for serviceaccount "${a.name}" bound to pod "${pod.name}", which runs as serviceaccount "${pod.serviceAccount}"`);
+        },
+      };
     }
 
     default:

@@ -1,5 +1,6 @@
 // Whether a pod bound to a node uses a ConfigMap or Secret (the edges of the Node authorizer's graph),
-// answered by one SQL query over that node's pods in the namespace (index objects_node).
+// answered by one SQL query over that node's pods in the namespace (index objects_node); and which
+// pods of a node use which ServiceAccounts.
 import type { Store } from '../../store/store.js';
 
 const CONTAINER_LISTS = ['$.spec.containers', '$.spec.initContainers', '$.spec.ephemeralContainers'];
@@ -50,4 +51,23 @@ export async function referencedByNodePod(store: Store, nodeName: string, kind: 
   const q = QUERIES[kind];
   const [rows] = await store.rows([{ sql: q.sql, args: [nodeName, namespace, ...Array<string>(q.uses).fill(name)] }]);
   return (rows?.length ?? 0) > 0;
+}
+
+export interface NodePod {
+  name: string;
+  uid: string;
+  /** Its ServiceAccount (spec.serviceAccountName, else the deprecated spec.serviceAccount, else default). */
+  serviceAccount: string;
+}
+
+/** The pods bound to `nodeName` in `namespace`, with their ServiceAccounts: the node -> pod -> ServiceAccount edges. One round trip. */
+export async function nodePodsInNamespace(store: Store, nodeName: string, namespace: string): Promise<NodePod[]> {
+  const [rows] = await store.rows([
+    {
+      sql: `SELECT name, uid, coalesce(nullif(json_extract(object, '$.spec.serviceAccountName'), ''), nullif(json_extract(object, '$.spec.serviceAccount'), ''), 'default') AS sa
+            FROM objects WHERE kind = 'Pod' AND node_name = ? AND namespace = ?`,
+      args: [nodeName, namespace],
+    },
+  ]);
+  return (rows ?? []).map((r) => ({ name: String(r.name), uid: String(r.uid), serviceAccount: String(r.sa) }));
 }

@@ -1,6 +1,6 @@
 // The OpenAPI documents skiff serves: the v3 index (GET /openapi/v3), one v3
 // document per group/version (GET /openapi/v3/apis/apps/v1, ...) and the
-// Swagger 2.0 document (GET /openapi/v2, JSON only). kubectl 1.32 reads v3:
+// Swagger 2.0 document (GET /openapi/v2, served by ./v2.ts as JSON or protobuf). kubectl 1.32 reads v3:
 // `explain` walks components.schemas, and `apply`/`create -f` check that each
 // kind's PATCH operation takes `fieldValidation`, then leave the checking to
 // the server (`unknownFields` below gives the server what it needs for that).
@@ -27,12 +27,17 @@ const RESOURCES: Resource[] = [
   { group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, subresources: [] },
   { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true, subresources: [] },
   { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true, subresources: [] },
+  { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, subresources: [] },
   { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, subresources: ['status', 'scale'] },
   { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, subresources: ['status', 'scale'] },
   { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, subresources: [] },
   { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, subresources: [] },
   { group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', plural: 'ingresses', namespaced: true, subresources: ['status'] },
   { group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', plural: 'ingressclasses', namespaced: false, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', plural: 'roles', namespaced: true, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole', plural: 'clusterroles', namespaced: false, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', plural: 'rolebindings', namespaced: true, subresources: [] },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding', plural: 'clusterrolebindings', namespaced: false, subresources: [] },
 ];
 
 /** The schema package alias of a group ('' -> core, 'discovery.k8s.io' -> discovery). */
@@ -344,7 +349,7 @@ function paramToV2(p: Param): Schema {
   return { ...rest, ...schema };
 }
 
-/** GET /openapi/v2 as JSON: every path and definition in Swagger 2.0. (kubectl asks v2 only as protobuf; see report.) */
+/** GET /openapi/v2: every path and definition in Swagger 2.0 (./v2.ts serves it as JSON, or as protobuf for kubectl). */
 export function openapiV2(): object {
   const { schemas, documents } = build();
   const paths: Record<string, Schema> = {};

@@ -14,6 +14,7 @@ const PACKAGES: Record<string, string> = {
   discovery: 'io.k8s.api.discovery.v1',
   networking: 'io.k8s.api.networking.v1',
   policy: 'io.k8s.api.policy.v1',
+  rbac: 'io.k8s.api.rbac.v1',
   autoscaling: 'io.k8s.api.autoscaling.v1',
   meta: 'io.k8s.apimachinery.pkg.apis.meta.v1',
   resource: 'io.k8s.apimachinery.pkg.api.resource',
@@ -1039,6 +1040,12 @@ function coreSchemas(): Record<string, Schema> {
       type: str('Type of the secret, such as Opaque or kubernetes.io/tls.'),
     }),
     'core.SecretList': list('v1', 'core.Secret'),
+    'core.ServiceAccount': kind('v1', 'ServiceAccount', 'An identity for processes that run in pods, and the tokens they authenticate with.', {
+      automountServiceAccountToken: bool('Whether pods running as this service account get an API token mounted.'),
+      imagePullSecrets: { ...arr(ref('core.LocalObjectReference'), 'Secrets in the same namespace used to pull the images of pods using this service account.'), 'x-kubernetes-list-type': 'atomic' },
+      secrets: { ...arr(ref('core.ObjectReference'), 'Secrets in the same namespace that pods running as this service account may use.'), 'x-kubernetes-patch-merge-key': 'name', 'x-kubernetes-patch-strategy': 'merge' },
+    }),
+    'core.ServiceAccountList': list('v1', 'core.ServiceAccount'),
   };
 }
 
@@ -1271,8 +1278,59 @@ function networkingSchemas(): Record<string, Schema> {
   };
 }
 
+// ---- rbac.authorization.k8s.io/v1 ----
+
+function rbacSchemas(): Record<string, Schema> {
+  const atomic = (s: Schema): Schema => ({ ...s, 'x-kubernetes-list-type': 'atomic' });
+  const atomicStruct = (s: Schema): Schema => ({ ...s, 'x-kubernetes-map-type': 'atomic' });
+  const rules = atomic(arr(ref('rbac.PolicyRule'), 'The PolicyRules of the role.'));
+  const roleRef = (d: string) => ref('rbac.RoleRef', d);
+  const subjects = atomic(arr(ref('rbac.Subject'), 'The users, groups and service accounts the role is granted to.'));
+  const gv = 'rbac.authorization.k8s.io/v1';
+  return {
+    'rbac.Role': kind(gv, 'Role', 'A namespaced set of PolicyRules, granted by a RoleBinding.', { rules }),
+    'rbac.RoleList': list(gv, 'rbac.Role'),
+    'rbac.ClusterRole': kind(gv, 'ClusterRole', 'A cluster-level set of PolicyRules, granted by a RoleBinding or ClusterRoleBinding.', {
+      aggregationRule: ref('rbac.AggregationRule', 'How to build the rules of this role from those of other ClusterRoles (the controller owns the rules then).'),
+      rules,
+    }),
+    'rbac.ClusterRoleList': list(gv, 'rbac.ClusterRole'),
+    'rbac.AggregationRule': obj('How to aggregate ClusterRoles into one.', {
+      clusterRoleSelectors: atomic(arr(ref('meta.LabelSelector'), 'Selectors of the ClusterRoles whose rules are gathered (any selector matching).')),
+    }),
+    'rbac.PolicyRule': obj('Verbs allowed on resources or non-resource URLs.', {
+      apiGroups: atomic(strs('API groups of the resources; "" is the core group, "*" any group.')),
+      nonResourceURLs: atomic(strs('Partial URLs a user may access, a trailing "*" matching any suffix (ClusterRoles only).')),
+      resourceNames: atomic(strs('Names the rule is restricted to; empty means any.')),
+      resources: atomic(strs('Resources the rule applies to; "*" all, "*/sub" a subresource of any.')),
+      verbs: atomic(strs('Verbs allowed; "*" all.')),
+    }, ['verbs']),
+    'rbac.RoleBinding': kind(gv, 'RoleBinding', 'Grants the rules of a Role or ClusterRole to subjects within a namespace.', {
+      roleRef: roleRef('The Role in this namespace or the ClusterRole granted. Immutable.'),
+      subjects,
+    }, ['roleRef']),
+    'rbac.RoleBindingList': list(gv, 'rbac.RoleBinding'),
+    'rbac.ClusterRoleBinding': kind(gv, 'ClusterRoleBinding', 'Grants the rules of a ClusterRole to subjects across the cluster.', {
+      roleRef: roleRef('The ClusterRole granted. Immutable.'),
+      subjects,
+    }, ['roleRef']),
+    'rbac.ClusterRoleBindingList': list(gv, 'rbac.ClusterRoleBinding'),
+    'rbac.RoleRef': atomicStruct(obj('The role a binding grants.', {
+      apiGroup: str('API group of the role: rbac.authorization.k8s.io.'),
+      kind: str('Role or ClusterRole.'),
+      name: str('Name of the role.'),
+    }, ['apiGroup', 'kind', 'name'])),
+    'rbac.Subject': atomicStruct(obj('A user, group or service account a role is granted to.', {
+      apiGroup: str('"" for ServiceAccount subjects, "rbac.authorization.k8s.io" for User and Group subjects.'),
+      kind: str('User, Group or ServiceAccount.'),
+      name: str('Name of the subject.'),
+      namespace: str('Namespace of a ServiceAccount subject.'),
+    }, ['kind', 'name'])),
+  };
+}
+
 /** Every schema skiff knows, keyed by its full Kubernetes name (io.k8s.api.apps.v1.Deployment, ...). */
 export function allSchemas(): Record<string, Schema> {
-  const short = { ...metaSchemas(), ...podSchemas(), ...coreSchemas(), ...otherSchemas(), ...networkingSchemas() };
+  const short = { ...metaSchemas(), ...podSchemas(), ...coreSchemas(), ...otherSchemas(), ...networkingSchemas(), ...rbacSchemas() };
   return Object.fromEntries(Object.entries(short).map(([name, s]) => [schemaName(name), s]));
 }

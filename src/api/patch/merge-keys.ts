@@ -95,6 +95,13 @@ export const STRATEGIES: Record<string, StrategyTable> = {
   // spec.rules, spec.tls and their paths and hosts are +listType=atomic.
   Ingress: meta,
   IngressClass: meta,
+  // secrets: patchStrategy merge on name; imagePullSecrets: atomic.
+  ServiceAccount: { ...meta, secrets: { key: 'name' } },
+  // rules, aggregationRule.clusterRoleSelectors and subjects are +listType=atomic; roleRef is +structType=atomic.
+  Role: meta,
+  ClusterRole: meta,
+  RoleBinding: { ...meta, roleRef: { atomic: true } },
+  ClusterRoleBinding: { ...meta, roleRef: { atomic: true } },
 };
 
 /** The strategy table of a kind; empty (every list atomic) for kinds not listed. */
