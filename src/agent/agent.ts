@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startApiProxy, type ApiProxy } from './api-proxy.js';
 import { ApiClient } from './client.js';
 import { loadOrJoin, type Credential } from './join.js';
 import { NodeServer } from './node-server.js';
@@ -38,6 +39,11 @@ export interface AgentOptions {
   leaseIntervalMs?: number;
   statusIntervalMs?: number;
   watchTimeoutSeconds?: number;
+  /**
+   * --api-proxy-port: the port of the node-local API endpoint pods reach the API at. Default: the one
+   * used before, else 443 when root and free, else a free one.
+   */
+  apiProxyPort?: number;
   log?: (line: string) => void;
 }
 
@@ -100,6 +106,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     runtime = await createProcessRuntime({ dataDir: join(dataDir, 'containers'), podCIDR, bridge: podCIDR && bridgeFor(podCIDR), hostIP: internalIP(), version: AGENT_VERSION });
   }
   const running = runtime;
+  const inCluster = await startInCluster(cred, name, runtime, dataDir, opts.apiProxyPort, log);
 
   const pods = new PodManager({
     client,
@@ -109,6 +116,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     hostIP: () => hostIPOf(nodeStatus),
     allocatable: () => nodeStatus.current?.status?.allocatable ?? {},
     watchTimeoutSeconds: opts.watchTimeoutSeconds,
+    inCluster: { ...inCluster, log },
   });
   pods.start();
   const reach = startReach(cred, name, runtime, pods, log);
@@ -121,9 +129,42 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       reach.stop();
       clearInterval(health);
       await pods.stop();
+      await inCluster.proxy?.close();
       await nodeStatus.stop();
       await running.close();
     },
+  };
+}
+
+/**
+ * What programs in pods need to reach the API with no configuration: the node-local endpoint
+ * (api-proxy.ts) on the pods' gateway and on 127.0.0.1, and where each pod finds it. Without the
+ * endpoint (it could not listen), pods still get their tokens, with the control plane's CA.
+ */
+async function startInCluster(
+  cred: Credential,
+  nodeName: string,
+  runtime: Runtime,
+  dataDir: string,
+  port: number | undefined,
+  log: (line: string) => void,
+): Promise<{ proxy?: ApiProxy; caCert: () => string | undefined; endpoint: (pod: any) => { host: string; port: number } | undefined }> {
+  const gateway = runtime.podNetwork ? await runtime.podGateway?.().catch(() => undefined) : undefined;
+  const addresses = [...(gateway ? [gateway] : []), '127.0.0.1'];
+  let proxy: ApiProxy;
+  try {
+    proxy = await startApiProxy({ upstream: cred.server, upstreamCa: cred.ca, addresses, port, dir: join(dataDir, 'api-proxy'), nodeName, log });
+  } catch (err) {
+    log(`pods cannot reach the API from this node: ${(err as Error).message}`);
+    return { caCert: () => cred.ca, endpoint: () => undefined };
+  }
+  log(`in-cluster API endpoint on ${proxy.addresses.map((a) => `${a}:${proxy.port}`).join(' and ')}`);
+  const served = (a: string | undefined) => (a && proxy.addresses.includes(a) ? { host: a, port: proxy.port } : undefined);
+  return {
+    proxy,
+    caCert: () => proxy.caCert,
+    // A pod in a network namespace of its own reaches the node at its gateway; one on the host's, at loopback.
+    endpoint: (pod) => (runtime.podNetwork && !pod.spec?.hostNetwork ? served(gateway) : served('127.0.0.1')),
   };
 }
 

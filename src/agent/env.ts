@@ -12,6 +12,8 @@ export interface EnvContext {
   /** The node's allocatable, for resourceFieldRef of a limit the container does not set. */
   allocatable: Record<string, string>;
   sources: Sources;
+  /** Where the pod reaches the API (the node-local endpoint, api-proxy.ts): the `kubernetes` Service's variables point there. */
+  apiEndpoint?: { host: string; port: number };
 }
 
 const configError = (message: string) => new RuntimeError('CreateContainerConfigError', message);
@@ -22,6 +24,8 @@ export async function containerEnv(container: any, ctx: EnvContext): Promise<{ n
   const ns = pod.metadata.namespace;
   const vars = new Map<string, string>();
   if (pod.spec.enableServiceLinks !== false) for (const [k, v] of serviceEnv(await sources.services(ns).catch(() => []))) vars.set(k, v);
+  // kubelet gives every pod the `kubernetes` Service's variables, enableServiceLinks or not.
+  if (ctx.apiEndpoint) for (const [k, v] of kubernetesEnv(ctx.apiEndpoint)) vars.set(k, v);
 
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
@@ -143,4 +147,24 @@ export function serviceEnv(services: any[]): [string, string][] {
     }
   }
   return out;
+}
+
+/**
+ * The `kubernetes` Service's variables as kubelet writes them (named after the Service's port 443), but
+ * with the address and port pods actually reach the API at: the node-local endpoint. In-cluster
+ * clients read KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
+ */
+export function kubernetesEnv(at: { host: string; port: number }): [string, string][] {
+  const port = String(at.port);
+  const url = `tcp://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}`;
+  return [
+    ['KUBERNETES_SERVICE_HOST', at.host],
+    ['KUBERNETES_SERVICE_PORT', port],
+    ['KUBERNETES_SERVICE_PORT_HTTPS', port],
+    ['KUBERNETES_PORT', url],
+    ['KUBERNETES_PORT_443_TCP', url],
+    ['KUBERNETES_PORT_443_TCP_PROTO', 'tcp'],
+    ['KUBERNETES_PORT_443_TCP_PORT', port],
+    ['KUBERNETES_PORT_443_TCP_ADDR', at.host],
+  ];
 }

@@ -7,6 +7,7 @@ import { kubeTime } from './node-status.js';
 import { PodRecord } from './pod-record.js';
 import { PodWorker, podDirOf, type WorkerDeps } from './pod-worker.js';
 import type { Runtime } from './runtime.js';
+import { ServiceAccountTokens } from './service-account.js';
 import { Sources } from './sources.js';
 import { join } from 'node:path';
 
@@ -24,6 +25,11 @@ export interface PodManagerOptions {
   writeConcurrency?: number;
   /** timeoutSeconds of the pod watch (tests shorten it). */
   watchTimeoutSeconds?: number;
+  /**
+   * What pods need to talk to the API: their ServiceAccount tokens are mounted with `caCert` as
+   * ca.crt, and `endpoint` is where KUBERNETES_SERVICE_HOST/PORT point. Absent: neither (simulated nodes).
+   */
+  inCluster?: { caCert: () => string | undefined; endpoint: (pod: any) => { host: string; port: number } | undefined; log?: (line: string) => void };
 }
 
 const podPath = (pod: any) => `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
@@ -56,6 +62,8 @@ export class PodManager {
       event: opts.events === false ? () => {} : (pod, type, reason, message) => void this.event(pod, type, reason, message),
       resyncMs: opts.resyncMs ?? 2_000,
       probes: opts.runtime.name !== 'simulated',
+      serviceAccounts: opts.inCluster && new ServiceAccountTokens({ api: opts.client, sources: this.sources, caCert: opts.inCluster.caCert, log: opts.inCluster.log }),
+      apiEndpoint: opts.inCluster?.endpoint,
     };
   }
 

@@ -8,6 +8,7 @@ import { kubeTime } from './node-status.js';
 import { podStatus, type Observed } from './pod-status.js';
 import { Prober, runHandler, type ProbeTarget } from './probes.js';
 import { RuntimeError, type ContainerConfig, type ContainerInfo, type Runtime, type SandboxConfig } from './runtime.js';
+import { serviceAccountMount, type ServiceAccountTokens } from './service-account.js';
 import type { Sources } from './sources.js';
 import { containerMounts, removeVolumes, setUpVolumes } from './volumes.js';
 
@@ -27,6 +28,10 @@ export interface WorkerDeps {
   resyncMs: number;
   /** Probes are not run (the simulated runtime has nothing to probe). */
   probes: boolean;
+  /** Pods' ServiceAccount tokens (absent: none are mounted, as on simulated nodes). */
+  serviceAccounts?: ServiceAccountTokens;
+  /** Where a pod reaches the API (the node-local endpoint), for KUBERNETES_SERVICE_HOST/PORT; undefined: not served. */
+  apiEndpoint?: (pod: any) => { host: string; port: number } | undefined;
 }
 
 // kubelet's back-off: 10 s doubling to 5 minutes, reset after 10 minutes of running.
@@ -60,6 +65,8 @@ export class PodWorker {
   private again = false;
   private timer?: NodeJS.Timeout;
   private podIP?: string;
+  /** The pod's ServiceAccount token folder, once written (undefined: the pod does not automount it). */
+  private serviceAccountDir?: string;
   private sandboxReady = false;
   private readonly startTime: string;
   private backoffs = new Map<string, Backoff>();
@@ -169,8 +176,19 @@ export class PodWorker {
     }
 
     let dirs: Map<string, string>;
+    const tokens = deps.serviceAccounts;
     try {
-      dirs = await setUpVolumes({ pod, podIP: this.podIP!, hostIP: deps.hostIP(), allocatable: deps.allocatable(), sources: deps.sources, podDir: deps.podDir(this.uid) });
+      dirs = await setUpVolumes({
+        pod,
+        podIP: this.podIP!,
+        hostIP: deps.hostIP(),
+        allocatable: deps.allocatable(),
+        sources: deps.sources,
+        podDir: deps.podDir(this.uid),
+        serviceAccountToken: tokens && ((audiences, seconds) => tokens.token(this.pod, audiences, seconds)),
+      });
+      // Every sync: the token is refreshed here once 80% of its life has passed.
+      this.serviceAccountDir = await tokens?.volume(pod, join(deps.podDir(this.uid), 'serviceaccount'));
     } catch (err) {
       this.setWaitingAll('ContainerCreating', (err as Error).message);
       return this.report(await this.observe());
@@ -314,7 +332,8 @@ export class PodWorker {
     }
     let config: ContainerConfig;
     try {
-      const env = await containerEnv(c, { pod, podIP: this.podIP!, hostIP: deps.hostIP(), allocatable: deps.allocatable(), sources: deps.sources });
+      const env = await containerEnv(c, { pod, podIP: this.podIP!, hostIP: deps.hostIP(), allocatable: deps.allocatable(), sources: deps.sources, apiEndpoint: deps.apiEndpoint?.(pod) });
+      const token = serviceAccountMount(c, this.serviceAccountDir);
       const vars = new Map(env.map((e) => [e.name, e.value]));
       config = {
         name: c.name,
@@ -324,7 +343,7 @@ export class PodWorker {
         args: c.args?.map((s: string) => expand(s, vars)),
         workingDir: c.workingDir,
         env,
-        mounts: containerMounts(c, dirs),
+        mounts: token ? [...containerMounts(c, dirs), token] : containerMounts(c, dirs),
         memoryLimitBytes: parseQuantity(c.resources?.limits?.memory),
         cpuLimitMillis: milliValue(c.resources?.limits?.cpu),
         attempt,
@@ -470,6 +489,7 @@ export class PodWorker {
     for (const info of await this.deps.runtime.listContainers(this.uid)) await this.deps.runtime.removeContainer(info.id);
     await this.deps.runtime.removeSandbox(this.uid);
     removeVolumes(this.pod, this.deps.podDir(this.uid));
+    this.deps.serviceAccounts?.forget(this.uid);
     if (!this.gone) await this.deps.finalDelete(this.pod);
     this.finished = true;
     this.resolveDone();

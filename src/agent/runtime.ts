@@ -128,6 +128,12 @@ export interface Runtime {
   version(): Promise<string>;
   /** Whether pods get an address of their own (from podIP); false: they share the node's network. */
   readonly podNetwork: boolean;
+  /**
+   * The node's address on the pods' network (their default gateway, which every pod's network
+   * namespace reaches): where the agent serves the in-cluster API endpoint. Undefined when pods share
+   * the host's network.
+   */
+  podGateway?(): Promise<string | undefined>;
   /** Creates the pod's sandbox, or finds the one already there (after an agent restart). */
   ensureSandbox(pod: SandboxConfig): Promise<Sandbox>;
   /** Removes the sandbox and everything of the pod still there (containers are stopped first by the caller). */

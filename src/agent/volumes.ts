@@ -15,6 +15,8 @@ export interface VolumeContext {
   sources: Sources;
   /** The pod's folder on the node. */
   podDir: string;
+  /** A token of the pod's ServiceAccount (projected serviceAccountToken sources); undefined: none is served. */
+  serviceAccountToken?: (audiences: string[], expirationSeconds: number) => Promise<string | undefined>;
 }
 
 const mountError = (message: string) => new RuntimeError('ContainerCreating', message);
@@ -45,8 +47,8 @@ async function setUp(v: any, ctx: VolumeContext): Promise<string> {
     return shm;
   }
   mkdirSync(dir, { recursive: true, mode: 0o777 });
-  const files = await contents(v, ctx);
-  if (files) writeFiles(dir, files);
+  const files = await contents(v, ctx, dir);
+  if (files) writeVolumeFiles(dir, files);
   return dir;
 }
 
@@ -58,23 +60,24 @@ export function removeVolumes(pod: any, podDir: string): void {
   rmSync(podDir, { recursive: true, force: true });
 }
 
-interface File {
+export interface VolumeFile {
   data: Uint8Array | string;
   mode: number;
 }
 
-async function contents(v: any, ctx: VolumeContext): Promise<Map<string, File> | undefined> {
+async function contents(v: any, ctx: VolumeContext, dir: string): Promise<Map<string, VolumeFile> | undefined> {
   if (v.configMap) return keyFiles('configmap', v.configMap, await ctx.sources.configMap(ctx.pod.metadata.namespace, v.configMap.name), v.name);
   if (v.secret) return keyFiles('secret', { ...v.secret, name: v.secret.secretName }, await ctx.sources.secret(ctx.pod.metadata.namespace, v.secret.secretName), v.name);
   if (v.downwardAPI) return downward(v.downwardAPI.items ?? [], v.downwardAPI.defaultMode ?? 0o644, ctx);
   if (v.projected) {
-    const all = new Map<string, File>();
+    const all = new Map<string, VolumeFile>();
     const mode = v.projected.defaultMode ?? 0o644;
     for (const s of v.projected.sources ?? []) {
-      let part: Map<string, File> | undefined;
+      let part: Map<string, VolumeFile> | undefined;
       if (s.configMap) part = keyFiles('configmap', { defaultMode: mode, ...s.configMap }, await ctx.sources.configMap(ctx.pod.metadata.namespace, s.configMap.name), v.name);
       else if (s.secret) part = keyFiles('secret', { defaultMode: mode, ...s.secret }, await ctx.sources.secret(ctx.pod.metadata.namespace, s.secret.name), v.name);
       else if (s.downwardAPI) part = downward(s.downwardAPI.items ?? [], mode, ctx);
+      else if (s.serviceAccountToken) part = new Map([[s.serviceAccountToken.path, { data: await projectedToken(s.serviceAccountToken, v.name, ctx, dir), mode }]]);
       for (const [k, f] of part ?? []) all.set(k, f);
     }
     return all;
@@ -82,8 +85,23 @@ async function contents(v: any, ctx: VolumeContext): Promise<Map<string, File> |
   return undefined; // emptyDir and kinds with nothing to write
 }
 
-function keyFiles(kind: 'configmap' | 'secret', ref: any, obj: any, volume: string): Map<string, File> {
-  const files = new Map<string, File>();
+/** A projected serviceAccountToken: a token with its audience and life; the one written before while no new one can be had. */
+async function projectedToken(src: any, volume: string, ctx: VolumeContext, dir: string): Promise<string> {
+  let failure: string;
+  try {
+    const token = await ctx.serviceAccountToken?.(src.audience ? [src.audience] : [], src.expirationSeconds ?? 3600);
+    if (token) return token;
+    failure = 'the control plane serves no ServiceAccount tokens here';
+  } catch (err) {
+    failure = (err as Error).message;
+  }
+  const written = join(dir, String(src.path));
+  if (!relative(dir, written).startsWith('..') && existsSync(written)) return readFileSync(written, 'utf8');
+  throw mountError(`MountVolume.SetUp failed for volume "${volume}" : ${failure}`);
+}
+
+function keyFiles(kind: 'configmap' | 'secret', ref: any, obj: any, volume: string): Map<string, VolumeFile> {
+  const files = new Map<string, VolumeFile>();
   if (!obj) {
     if (ref.optional) return files;
     throw mountError(`MountVolume.SetUp failed for volume "${volume}" : ${kind} "${ref.name}" not found`);
@@ -107,8 +125,8 @@ function keyFiles(kind: 'configmap' | 'secret', ref: any, obj: any, volume: stri
   return files;
 }
 
-function downward(items: any[], defaultMode: number, ctx: VolumeContext): Map<string, File> {
-  const files = new Map<string, File>();
+function downward(items: any[], defaultMode: number, ctx: VolumeContext): Map<string, VolumeFile> {
+  const files = new Map<string, VolumeFile>();
   for (const item of items) {
     const container = (ctx.pod.spec.containers ?? []).find((c: any) => c.name === item.resourceFieldRef?.containerName) ?? ctx.pod.spec.containers?.[0];
     const data = item.fieldRef ? fieldValue(item.fieldRef.fieldPath, ctx) : resourceValue(item.resourceFieldRef, container, ctx.allocatable);
@@ -117,8 +135,9 @@ function downward(items: any[], defaultMode: number, ctx: VolumeContext): Map<st
   return files;
 }
 
-/** Writes changed files by rename, and removes those no longer projected. */
-function writeFiles(dir: string, files: Map<string, File>): void {
+/** Writes changed files by rename (a reader sees the old file or the new, never half of one), and removes those no longer projected. */
+export function writeVolumeFiles(dir: string, files: Map<string, VolumeFile>): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   for (const [path, file] of files) {
     const target = join(dir, path);
     if (relative(dir, target).startsWith('..')) continue; // validation forbids it; never write outside

@@ -289,6 +289,12 @@ export class DockerRuntime implements Runtime {
     // dockerode opens a connection per request; nothing stays open.
   }
 
+  /** Pods sit on Docker's default bridge: the node is its gateway (docker0's address) to them. */
+  async podGateway(): Promise<string | undefined> {
+    const net = (await this.docker.getNetwork('bridge').inspect()) as { IPAM?: { Config?: { Gateway?: string }[] } };
+    return net.IPAM?.Config?.map((c) => c.Gateway).find((g): g is string => !!g && !g.includes(':'));
+  }
+
   // -- sandboxes --------------------------------------------------------------------------------
 
   private async findSandboxes(podUid: string): Promise<Docker.ContainerInfo[]> {

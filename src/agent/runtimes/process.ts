@@ -11,7 +11,9 @@
 //   The environment variable SKIFF_ROOT=<root> tells programs where their mounts are: a program that
 //   wants its /data mount opens $SKIFF_ROOT/data.
 // - env: exactly the container's env, plus PATH (the agent's) when the container sets none, HOSTNAME
-//   (the pod's hostname) unless the container sets it, and SKIFF_ROOT (always ours).
+//   (the pod's hostname) unless the container sets it, and SKIFF_ROOT (always ours). With a mount at
+//   /var/run/secrets/kubernetes.io/serviceaccount (the pod's ServiceAccount token), also
+//   SKIFF_SERVICEACCOUNT_DIR=<root>/var/run/secrets/kubernetes.io/serviceaccount.
 // - stdin is /dev/null, or with spec.containers[].stdin a FIFO, <dataDir>/containers/<id>/stdin, that
 //   attach writes to (see attach()). stdout and stderr are both appended to <dataDir>/containers/<id>/log
 //   (logPath()); the agent stamps, rotates and serves that file without sitting in the pipe (process-logs.ts).
@@ -140,6 +142,8 @@ interface Child {
 }
 
 const SCHEME = 'process://';
+/** Where Kubernetes mounts a pod's ServiceAccount token (service-account.ts). */
+const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 const EXEC_OUTPUT_LIMIT = 10 * 1024;
 // The wrapper (see the top of the file). Positional parameters only: a shell variable of ours could
 // shadow one of the container's exported variables.
@@ -315,6 +319,10 @@ export class ProcessRuntime implements Runtime {
   /** The file a container's stdout and stderr are appended to. */
   logPath(id: string): string {
     return path.join(this.containerDir(bareId(id)), 'log');
+  }
+
+  async podGateway(): Promise<string | undefined> {
+    return this.network?.gateway;
   }
 
   /** The container's root folder (its mounts are at <root><mountPath>). */
@@ -539,6 +547,11 @@ export class ProcessRuntime implements Runtime {
     env.HOSTNAME = pod.hostname;
     for (const e of c.env) env[e.name] = e.value;
     env.SKIFF_ROOT = root;
+    // The ServiceAccount folder is at <root>/var/run/secrets/..., not at the path client libraries
+    // read: this tells them where it is (e.g. KubeConfig.loadFromCluster(process.env.SKIFF_ROOT)).
+    if (c.mounts.some((m) => path.posix.normalize(`/${m.containerPath}`).replace(/\/+$/, '') === SERVICE_ACCOUNT_PATH)) {
+      env.SKIFF_SERVICEACCOUNT_DIR = path.join(root, SERVICE_ACCOUNT_PATH);
+    }
 
     const argv = [...c.command!, ...(c.args ?? [])];
     const resolved = await resolveCommand(argv[0], env.PATH ?? '', cwd);
