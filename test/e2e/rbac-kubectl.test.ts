@@ -100,6 +100,23 @@ describe.skipIf(!hasKubectl)('RBAC through kubectl (needs /usr/bin/kubectl)', { 
     expect((await alice(['auth', 'can-i', 'delete', 'nodes'])).stdout.trim()).toBe('no');
   });
 
+  it('kubectl auth reconcile creates and then leaves alone a role and its binding', async () => {
+    const file = join(tempDir('skiff-reconcile-'), 'rbac.yaml');
+    writeFileSync(file, [
+      'apiVersion: rbac.authorization.k8s.io/v1', 'kind: Role', 'metadata: {name: reader, namespace: team-b}',
+      'rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]', '---',
+      'apiVersion: rbac.authorization.k8s.io/v1', 'kind: RoleBinding', 'metadata: {name: alice-reader, namespace: team-b}',
+      'roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}',
+      'subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]', '',
+    ].join('\n'));
+    const first = await admin(['auth', 'reconcile', '-f', file]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/role\.rbac\.authorization\.k8s\.io\/reader reconciled/);
+    expect((await alice(['auth', 'can-i', 'list', 'pods', '-n', 'team-b'])).stdout.trim()).toBe('yes');
+    const again = await admin(['auth', 'reconcile', '-f', file]);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
   it.each(present)('kubectl %s: get, apply, auth can-i and whoami as the user', async (version) => {
     const manifest = join(tempDir('skiff-rbac-apply-'), 'cm.yaml');
     writeFileSync(manifest, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-${version.replace('.', '-')}\n  namespace: team-a\ndata:\n  a: "1"\n`);
