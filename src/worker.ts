@@ -124,6 +124,8 @@ function setup(env: WorkerEnv): Isolate {
       watchPolling: { ...defaultWatchPolling, maxPolls: settings.watchMaxPolls },
       maxWatchSeconds: 300,
       tunnels,
+      // Reading RBAC's objects costs a subrequest: an isolate trusts them 10 s for writes made elsewhere.
+      policyTtlMs: 10_000,
       // skiff is the ingress controller: a route or custom domain of the Worker brings the hostnames.
       // Reading the Ingress hosts costs a subrequest: an isolate trusts them 10 s for Ingresses written elsewhere.
       ingress: { forward: (req, namespace, service, port, path) => forwardToService({ store, tunnels }, req, namespace, service, port, path), hostsTtlMs: 10_000 },
