@@ -167,6 +167,28 @@ describe.skipIf(!available)('skiff agent with the docker runtime', () => {
       expect((await k(['logs', 'talk'])).stdout).not.toContain('crashing');
     });
 
+    it('mounts the pod\'s ServiceAccount token, CA and namespace, and points KUBERNETES_SERVICE_HOST at the node', async () => {
+      await createPod('sa', { containers: [{ name: 'c', image: env.image, command: ['sleep', '3600'] }] });
+      await until('sa Running', async () => (await pod('sa')).status.phase === 'Running');
+      const dir = '/var/run/secrets/kubernetes.io/serviceaccount';
+      const namespace = await k(['exec', 'sa', '--', 'cat', `${dir}/namespace`]);
+      expect(namespace.stdout).toBe(ns);
+      expect((await k(['exec', 'sa', '--', 'cat', `${dir}/ca.crt`])).stdout).toContain('BEGIN CERTIFICATE');
+      const vars = (await k(['exec', 'sa', '--', 'env'])).stdout;
+      expect(vars).toMatch(/^KUBERNETES_SERVICE_HOST=\d+\.\d+\.\d+\.\d+$/m);
+      expect(vars).toMatch(/^KUBERNETES_SERVICE_PORT=\d+$/m);
+      // The token is the pod's own: the API takes it as the namespace's default ServiceAccount.
+      const token = (await k(['exec', 'sa', '--', 'cat', `${dir}/token`])).stdout.trim();
+      const who = await server.request('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+        method: 'POST',
+        token,
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      });
+      expect(who.status, who.text).toBe(201);
+      expect(who.json().status.userInfo.username).toBe(`system:serviceaccount:${ns}:default`);
+      expect(who.json().status.userInfo.extra['authentication.kubernetes.io/pod-name']).toEqual(['sa']);
+    });
+
     it('port-forward and the pod proxy reach its server', async () => {
       await createPod('site', { containers: [{ name: 'httpd', image: env.image, command: ['httpd', '-f', '-p', '8080', '-h', '/www'], readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 } }] });
       await until('site Ready', async () => (await pod('site')).status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
