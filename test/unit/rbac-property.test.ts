@@ -299,7 +299,9 @@ const scenarioArb = fc.tuple(modelWorldArb, userArb)
 
 /** An authorizer over an in-memory world, read afresh on every call (ttlMs 0). */
 function authorizerOf(world: () => World): RbacAuthorizer {
-  const store = { clock: { now: () => new Date(0) }, query: async () => [all(world())] } as unknown as Store;
+  // A stamp that never repeats: the policy is read afresh every time.
+  let stamp = 0;
+  const store = { clock: { now: () => new Date(0) }, query: async () => [all(world())], rows: async () => [[{ n: stamp++, rv: 0 }]] } as unknown as Store;
   return new RbacAuthorizer(store, { ttlMs: 0 });
 }
 

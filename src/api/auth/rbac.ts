@@ -336,15 +336,23 @@ export interface RbacAuthorizerOptions {
   ttlMs?: number;
 }
 
-const POLICY_SQL = `SELECT rv, object FROM objects WHERE kind IN ('Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding')`;
+const RBAC_KIND_LIST = `kind IN ('Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding')`;
+const POLICY_SQL = `SELECT rv, object FROM objects WHERE ${RBAC_KIND_LIST}`;
+/** Changes when any of RBAC's objects is created, changed or deleted (a deletion lowers the count). */
+const STAMP_SQL = `SELECT count(*) AS n, max(rv) AS rv FROM objects WHERE ${RBAC_KIND_LIST}`;
 
 const nonEmpty = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([k, v]) => k === 'verbs' || (Array.isArray(v) && v.length > 0))) as T;
+
+/** Most decisions remembered under one policy; past it the memory starts over. */
+const DECISIONS_KEPT = 10_000;
 
 export class RbacAuthorizer {
   private readonly ttlMs: number;
   private cached?: { policy: Policy; until: number };
   private loading?: { generation: number; policy: Promise<Policy> };
+  private decided?: { policy: Policy; answers: Map<string, Decision> };
+  private last?: { stamp: string; policy: Policy };
   /** Counts written() calls: a read begun before one is not kept. */
   private generation = 0;
 
@@ -368,7 +376,16 @@ export class RbacAuthorizer {
     if (this.cached && this.cached.until > now) return this.cached.policy;
     if (this.loading?.generation === this.generation) return this.loading.policy;
     const generation = this.generation;
-    const policy = this.store.query([POLICY_SQL]).then(([objects]) => policyOf(objects));
+    // A tiny read first: unchanged objects keep the Policy held (and the decisions remembered under
+    // it), and the reader is not held up parsing every role each time the policy's lease runs out.
+    const policy = this.store.rows([STAMP_SQL]).then(async ([[row]]) => {
+      const stamp = `${row?.n}/${row?.rv}`;
+      if (this.last?.stamp === stamp) return this.last.policy;
+      const [objects] = await this.store.query([POLICY_SQL]);
+      const read = policyOf(objects);
+      this.last = { stamp, policy: read };
+      return read;
+    });
     this.loading = { generation, policy };
     try {
       const read = await policy;
@@ -380,7 +397,14 @@ export class RbacAuthorizer {
   }
 
   async authorize(user: UserInfo, attrs: Attrs): Promise<Decision> {
-    return authorizeWith(await this.policy(), { ...attrs, user });
+    const policy = await this.policy();
+    // The same question under the same policy has the same answer: a client's steady requests
+    // (an informer's, a controller's) are answered from memory, without walking the bindings again.
+    if (this.decided?.policy !== policy || this.decided.answers.size >= DECISIONS_KEPT) this.decided = { policy, answers: new Map() };
+    const key = `${user.user}\0${user.groups.join('\0')}\0${attrs.verb}\0${attrs.namespace ?? ''}\0${attrs.apiGroup}\0${attrs.resource}\0${attrs.subresource ?? ''}\0${attrs.name ?? ''}\0${attrs.path ?? ''}\0${attrs.resourceRequest}`;
+    let decision = this.decided.answers.get(key);
+    if (!decision) this.decided.answers.set(key, (decision = authorizeWith(policy, { ...attrs, user })));
+    return decision;
   }
 
   /** The rules `user` holds in `namespace` (cluster-wide ones only when ''), for SelfSubjectRulesReview. */
