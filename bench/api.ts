@@ -206,15 +206,17 @@ async function benchAuth(c: Conn): Promise<AuthResults> {
   const kubeconfig = execFileSync(process.execPath, ['--import', 'tsx', 'src/node/cli.ts', 'user', 'add', 'bench-user', '--data', c.server.data], { encoding: 'utf8' });
   const token = /token: (\S+)/.exec(kubeconfig)?.[1];
   if (!token) throw new Error('skiff user add printed no token');
+  // Both sides on clients made alike here, so neither has the older, busier connection pool.
   const user = new ApiClient(c.server.url, token, c.server.ca, CONCURRENCY);
-  await warmUp(user, CONCURRENCY);
+  const admin = new ApiClient(c.server.url, c.server.token, c.server.ca, CONCURRENCY);
+  await Promise.all([warmUp(user, CONCURRENCY), warmUp(admin, CONCURRENCY)]);
   log(`auth: ${AUTH_ROUNDS} rounds of ${PODS} creates and gets, the user (RBAC: edit in ${ns}) and the admin alternating`);
   const samples = { 'create admin': [] as number[], 'create user': [] as number[], 'get admin': [] as number[], 'get user': [] as number[] };
   const totals = { 'create admin': 0, 'create user': 0, 'get admin': 0, 'get user': 0 };
   try {
     for (let round = 0; round < AUTH_ROUNDS; round++) {
       // Alternating who goes first, so drift in the machine's load falls on both alike.
-      const order: ['admin' | 'user', ApiClient][] = round % 2 === 0 ? [['admin', c.api], ['user', user]] : [['user', user], ['admin', c.api]];
+      const order: ['admin' | 'user', ApiClient][] = round % 2 === 0 ? [['admin', admin], ['user', user]] : [['user', user], ['admin', admin]];
       for (const [who, api] of order) {
         const prefix = `${who}-${round}`;
         const created = await createPods('', api, CONCURRENCY, prefix, PODS, ns);
@@ -227,6 +229,7 @@ async function benchAuth(c: Conn): Promise<AuthResults> {
     }
   } finally {
     user.close();
+    admin.close();
   }
   const label = { admin: 'admin token (system:masters)', user: 'user bound to edit (RBAC)' };
   const rows: Row[] = (['create', 'get'] as const).flatMap((op) =>

@@ -344,14 +344,10 @@ const STAMP_SQL = `SELECT count(*) AS n, max(rv) AS rv FROM objects WHERE ${RBAC
 const nonEmpty = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([k, v]) => k === 'verbs' || (Array.isArray(v) && v.length > 0))) as T;
 
-/** Most decisions remembered under one policy; past it the memory starts over. */
-const DECISIONS_KEPT = 10_000;
-
 export class RbacAuthorizer {
   private readonly ttlMs: number;
   private cached?: { policy: Policy; until: number };
   private loading?: { generation: number; policy: Promise<Policy> };
-  private decided?: { policy: Policy; answers: Map<string, Decision> };
   private last?: { stamp: string; policy: Policy };
   /** Counts written() calls: a read begun before one is not kept. */
   private generation = 0;
@@ -397,14 +393,7 @@ export class RbacAuthorizer {
   }
 
   async authorize(user: UserInfo, attrs: Attrs): Promise<Decision> {
-    const policy = await this.policy();
-    // The same question under the same policy has the same answer: a client's steady requests
-    // (an informer's, a controller's) are answered from memory, without walking the bindings again.
-    if (this.decided?.policy !== policy || this.decided.answers.size >= DECISIONS_KEPT) this.decided = { policy, answers: new Map() };
-    const key = `${user.user}\0${user.groups.join('\0')}\0${attrs.verb}\0${attrs.namespace ?? ''}\0${attrs.apiGroup}\0${attrs.resource}\0${attrs.subresource ?? ''}\0${attrs.name ?? ''}\0${attrs.path ?? ''}\0${attrs.resourceRequest}`;
-    let decision = this.decided.answers.get(key);
-    if (!decision) this.decided.answers.set(key, (decision = authorizeWith(policy, { ...attrs, user })));
-    return decision;
+    return authorizeWith(await this.policy(), { ...attrs, user });
   }
 
   /** The rules `user` holds in `namespace` (cluster-wide ones only when ''), for SelfSubjectRulesReview. */
