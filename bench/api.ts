@@ -25,7 +25,8 @@
 // row by key, and the Lease writes and reads under heartbeating nodes. Every process started is
 // stopped and every temp folder removed at the end, also on failure or Ctrl-C. Not part of npm test.
 //   BENCH_SECTIONS (idle,backlog,auth,nodes) which sections run
-//   BENCH_AUTH_ROUNDS (4)                 auth: alternating rounds of BENCH_PODS creates and gets each
+//   BENCH_AUTH_ROUNDS (20)                auth: alternating rounds of BENCH_PODS creates and gets each (a p99
+//                                         of 20,000 requests: fewer leave it to a handful of slow ones)
 //   BENCH_PODS (1000)                     idle: pods created, got, patched and deleted
 //   BENCH_CONCURRENCY (8)                 requests in flight (and keep-alive connections), idle and backlog
 //   BENCH_HIGH_CONCURRENCY (64)           the second concurrency creates are measured at
@@ -62,7 +63,7 @@ import { rawGets, rawInserts, rawLeaseCpu, type RawLeaseCpu, type RawResult } fr
 import { figureTable, fmt, intFromEnv, rate, summary, table, type Figure, type Row } from './report.js';
 
 const SECTIONS = listFromEnv('BENCH_SECTIONS', ['idle', 'backlog', 'auth', 'nodes'] as const);
-const AUTH_ROUNDS = intFromEnv('BENCH_AUTH_ROUNDS', 4);
+const AUTH_ROUNDS = intFromEnv('BENCH_AUTH_ROUNDS', 20);
 const PODS = intFromEnv('BENCH_PODS', 1000);
 const CONCURRENCY = intFromEnv('BENCH_CONCURRENCY', 8);
 const HIGH = intFromEnv('BENCH_HIGH_CONCURRENCY', 64);

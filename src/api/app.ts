@@ -57,6 +57,8 @@ export interface AppOptions {
   /** skiff as the ingress controller: Ingress traffic goes to Services through `forward`; absent: no ingress. */
   /** How long RBAC's objects read are trusted for writes made elsewhere (default 1 s): each read is a round trip. */
   policyTtlMs?: number;
+  /** Check RBAC's objects past policyTtlMs without holding requests up (not on Workers). */
+  policyInBackground?: boolean;
   ingress?: {
     forward: ForwardToService;
     /** How long the Ingress hosts read are trusted for writes made elsewhere (default 1 s): each read is a round trip. */
@@ -75,7 +77,7 @@ const notFoundPath = () => new ApiError(404, 'NotFound', 'the server could not f
 export function createApp(opts: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const ingress = opts.ingress && new IngressRouter({ store: opts.store, forward: opts.ingress.forward }, Date.now, opts.ingress.hostsTtlMs);
-  const rbac = new RbacAuthorizer(opts.store, { ttlMs: opts.policyTtlMs });
+  const rbac = new RbacAuthorizer(opts.store, { ttlMs: opts.policyTtlMs, background: opts.policyInBackground });
   const authn = isStoreAuthenticator(opts.authenticate) ? opts.authenticate : undefined;
   const resources = new ResourceHandler({
     store: opts.store,

@@ -95,6 +95,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     pollIntervalMs: 500,
     metrics: () => passes.metrics(),
     tunnels,
+    policyInBackground: true,
     ingress: { forward: (req, namespace, service, port, path) => forwardToService({ store, tunnels }, req, namespace, service, port, path) },
     serviceRanges: opts.serviceRanges,
     defaultTolerationSeconds: [control.defaultNotReadyTolerationSeconds, control.defaultUnreachableTolerationSeconds],

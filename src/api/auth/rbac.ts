@@ -334,6 +334,11 @@ export interface RulesReview {
 export interface RbacAuthorizerOptions {
   /** How long the policy read is answered from without reading again (writes told by written() drop it at once). */
   ttlMs?: number;
+  /**
+   * Past ttlMs, answer from the policy held while it is checked in the background, so no request
+   * waits on that check. Not on Workers: a read left running is cancelled with the request that began it.
+   */
+  background?: boolean;
 }
 
 const RBAC_KIND_LIST = `kind IN ('Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding')`;
@@ -346,6 +351,7 @@ const nonEmpty = <T extends object>(o: T): T =>
 
 export class RbacAuthorizer {
   private readonly ttlMs: number;
+  private readonly background: boolean;
   private cached?: { policy: Policy; until: number };
   private loading?: { generation: number; policy: Promise<Policy> };
   private last?: { stamp: string; policy: Policy };
@@ -357,6 +363,7 @@ export class RbacAuthorizer {
     opts: RbacAuthorizerOptions = {},
   ) {
     this.ttlMs = opts.ttlMs ?? 1000;
+    this.background = opts.background ?? false;
   }
 
   /** Tell of a committed write of `kind`: a Role, ClusterRole or binding drops the policy held. */
@@ -370,10 +377,18 @@ export class RbacAuthorizer {
   async policy(): Promise<Policy> {
     const now = this.store.clock.now().getTime();
     if (this.cached && this.cached.until > now) return this.cached.policy;
+    if (this.cached && this.background) {
+      if (this.loading?.generation !== this.generation) void this.load().catch(() => {});
+      return this.cached.policy;
+    }
+    return this.load();
+  }
+
+  private async load(): Promise<Policy> {
     if (this.loading?.generation === this.generation) return this.loading.policy;
     const generation = this.generation;
-    // A tiny read first: unchanged objects keep the Policy held (and the decisions remembered under
-    // it), and the reader is not held up parsing every role each time the policy's lease runs out.
+    // A tiny read first: unchanged objects keep the Policy held, and the reader is not held up
+    // parsing every role each time the policy's lease runs out.
     const policy = this.store.rows([STAMP_SQL]).then(async ([[row]]) => {
       const stamp = `${row?.n}/${row?.rv}`;
       if (this.last?.stamp === stamp) return this.last.policy;
