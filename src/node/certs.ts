@@ -31,15 +31,26 @@ const RENEW_BEFORE = 30 * DAY;
 
 /** Loads the data folder's credentials, creating or renewing whatever is missing or unfit. */
 export function ensureCredentials(dir: string, listenHost: string, now = new Date()): Credentials {
-  const ca = loadCa(dir) ?? createCa(dir, now);
-  const sans = requiredSans(listenHost);
-  const server = loadServerCert(dir, ca.cert, sans, now) ?? createServerCert(dir, ca, sans, now);
-  return {
-    caCert: forge.pki.certificateToPem(ca.cert),
-    serverCert: server.certPem,
-    serverKey: server.keyPem,
-    token: ensureToken(dir),
-  };
+  const served = ensureServerCert(dir, requiredSans(listenHost), { caName: 'skiff-ca', commonName: 'skiff', lifetimeMs: SERVER_LIFETIME }, now);
+  return { caCert: served.caCert, serverCert: served.certPem, serverKey: served.keyPem, token: ensureToken(dir) };
+}
+
+export interface ServerCertOptions {
+  /** The CA's common name, when one is made. */
+  caName: string;
+  commonName: string;
+  lifetimeMs: number;
+}
+
+/**
+ * A CA in `dir` (made when absent, then kept: clients hold its certificate) and a serving
+ * certificate it signed for `sans`, made again when a name is missing or it nears its end.
+ * `skiff serve`'s own, and the agent's node-local API endpoint's.
+ */
+export function ensureServerCert(dir: string, sans: San[], opts: ServerCertOptions, now = new Date()): ServerCert & { caCert: string } {
+  const ca = loadCa(dir) ?? createCa(dir, opts.caName, now);
+  const server = loadServerCert(dir, ca.cert, sans, now) ?? createServerCert(dir, ca, sans, opts, now);
+  return { caCert: forge.pki.certificateToPem(ca.cert), ...server };
 }
 
 /**
@@ -81,14 +92,14 @@ function loadCa(dir: string): Ca | undefined {
   };
 }
 
-function createCa(dir: string, now: Date): Ca {
+function createCa(dir: string, caName: string, now: Date): Ca {
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = new Date(now.getTime() - 3600_000);
   cert.validity.notAfter = new Date(now.getTime() + CA_LIFETIME);
-  const name = [{ name: 'commonName', value: 'skiff-ca' }];
+  const name = [{ name: 'commonName', value: caName }];
   cert.setSubject(name);
   cert.setIssuer(name);
   cert.setExtensions([
@@ -102,7 +113,7 @@ function createCa(dir: string, now: Date): Ca {
   return { cert, key: keys.privateKey };
 }
 
-interface San {
+export interface San {
   type: 2 | 7; // 2 = dNSName, 7 = iPAddress
   value: string;
 }
@@ -129,7 +140,7 @@ export function requiredSans(listenHost: string): San[] {
   return sans;
 }
 
-function san(host: string): San {
+export function san(host: string): San {
   return isIP(host)
     ? { type: 7, value: normalizeIp(host) }
     : { type: 2, value: host.toLowerCase() };
@@ -140,7 +151,7 @@ function normalizeIp(ip: string): string {
   return isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : new URL(`http://${ip}`).hostname;
 }
 
-interface ServerCert {
+export interface ServerCert {
   certPem: string;
   keyPem: string;
 }
@@ -167,14 +178,14 @@ function certSans(cert: forge.pki.Certificate): San[] {
   });
 }
 
-function createServerCert(dir: string, ca: Ca, sans: San[], now: Date): ServerCert {
+function createServerCert(dir: string, ca: Ca, sans: San[], opts: ServerCertOptions, now: Date): ServerCert {
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = new Date(now.getTime() - 3600_000);
-  cert.validity.notAfter = new Date(now.getTime() + SERVER_LIFETIME);
-  cert.setSubject([{ name: 'commonName', value: 'skiff' }]);
+  cert.validity.notAfter = new Date(now.getTime() + opts.lifetimeMs);
+  cert.setSubject([{ name: 'commonName', value: opts.commonName }]);
   cert.setIssuer(ca.cert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
