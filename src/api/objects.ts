@@ -49,7 +49,7 @@ export function checkTypes(def: KindDef, body: Record<string, unknown>): void {
 }
 
 /** Kinds whose status a create does not take from the client (their controllers and agents own it). */
-const STATUS_CLEARED_ON_CREATE = new Set(['Pod', 'Deployment', 'ReplicaSet', 'Service']);
+const STATUS_CLEARED_ON_CREATE = new Set(['Pod', 'Deployment', 'ReplicaSet', 'Service', 'PodDisruptionBudget', 'CronJob', 'DaemonSet', 'HorizontalPodAutoscaler']);
 
 export function timestamp(clock: Clock): string {
   return clock.now().toISOString().replace(/\.\d+Z$/, 'Z');

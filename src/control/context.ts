@@ -56,6 +56,9 @@ export const defaultControlOptions: ControlOptions = {
   ingressAddress: '',
 };
 
+/** Kinds whose controllers ask ctx.present() before reading anything. */
+export const OPTIONAL_KINDS = ['DaemonSet', 'Job', 'CronJob', 'PodDisruptionBudget', 'HorizontalPodAutoscaler'] as const;
+
 export interface EventSpec {
   /** The object the event is about (needs kind, apiVersion, metadata name/namespace/uid). */
   involved: KObject;
@@ -78,12 +81,33 @@ export class PassContext {
    */
   nodesWithoutPodCidr?: string[];
   private events: EventSpec[] = [];
+  private presentKinds?: Promise<Set<string>>;
+  private made = new Set<string>();
 
   constructor(
     readonly store: Store,
     readonly clock: Clock,
     readonly opts: ControlOptions,
   ) {}
+
+  /**
+   * Whether any object of `kind` (one of OPTIONAL_KINDS) exists. One round trip per pass answers it
+   * for all of them, so a cluster without DaemonSets, Jobs, CronJobs, budgets or autoscalers pays one
+   * read for those controllers, not one each.
+   */
+  present(kind: (typeof OPTIONAL_KINDS)[number]): Promise<boolean> {
+    this.presentKinds ??= this.store
+      .rows([{
+        // A pod being deleted with the Job tracking finalizer still needs the Job controller (to
+        // release it) after the last Job is gone; the partial index of deleting objects finds it.
+        sql: `SELECT value AS kind FROM json_each(?) WHERE EXISTS (SELECT 1 FROM objects WHERE objects.kind = value)
+          UNION SELECT 'Job' WHERE EXISTS (SELECT 1 FROM objects WHERE kind = 'Pod'
+            AND json_extract(object, '$.metadata.deletionTimestamp') IS NOT NULL AND instr(object, '"batch.kubernetes.io/job-tracking"') > 0)`,
+        args: [JSON.stringify(OPTIONAL_KINDS)],
+      }])
+      .then(([rows]) => new Set(rows.map((r) => String(r.kind))));
+    return this.presentKinds.then((kinds) => kinds.has(kind) || this.made.has(kind));
+  }
 
   now(): Date {
     return this.clock.now();
@@ -109,7 +133,12 @@ export class PassContext {
     for (let i = 0; i < all.length; i += chunk) results.push(...(await this.store.commit(all.slice(i, i + chunk))));
     // Objects written: a set-based op counts those it wrote; a statement over a controller's own tables, none.
     results.forEach((r, i) => {
-      if (r.ok && all[i].op !== 'exec') this.writes += r.changed ?? 1;
+      if (!r.ok) return;
+      const op = all[i];
+      if (op.op !== 'exec') this.writes += r.changed ?? 1;
+      // A kind made this pass (the CronJob controller's Jobs) is present for the controllers after it.
+      if (op.op === 'create') this.made.add(op.object.kind!);
+      if (op.op === 'creates') for (const o of op.objects) this.made.add(o.kind!);
     });
     return results.slice(0, ops.length);
   }

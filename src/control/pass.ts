@@ -2,7 +2,12 @@ import type { Clock } from '../store/clock.js';
 import type { Store } from '../store/store.js';
 import { clusterRoleAggregation } from './clusterrole-aggregation.js';
 import { defaultControlOptions, PassContext, type ControlOptions } from './context.js';
+import { cronJobs } from './cronjobs.js';
+import { daemonSets } from './daemonsets.js';
 import { deployments } from './deployments.js';
+import { disruption } from './disruption.js';
+import { horizontalPodAutoscalers } from './horizontal-pod-autoscaler.js';
+import { jobs } from './jobs.js';
 import { endpoints } from './endpoints.js';
 import { collectGarbage } from './garbage-collector.js';
 import { finishNamespaces } from './namespaces.js';
@@ -39,8 +44,16 @@ export const CONTROLLERS = [
   ['namespace', finishNamespaces],
   // After the namespace controller, so a namespace it finished gets no account made in it.
   ['serviceaccount', serviceAccounts],
+  // CronJobs make Jobs, Jobs make pods: in that order, a Job due this minute has its pods this pass.
+  ['cronjob', cronJobs],
+  ['job', jobs],
+  // Before the Deployment controller, so a scale it sets is rolled out in the same pass.
+  ['horizontal-pod-autoscaler', horizontalPodAutoscalers],
   ['deployment', deployments],
   ['replicaset', replicaSets],
+  ['daemonset', daemonSets],
+  // After every controller that makes or deletes pods, before the scheduler binds new ones.
+  ['disruption', disruption],
   ['scheduler', scheduler],
   ['endpoints', endpoints],
   // Last: no other controller reads the Ingress status it writes.

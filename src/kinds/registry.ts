@@ -20,11 +20,18 @@ import { role } from './role.js';
 import { clusterRole } from './clusterrole.js';
 import { roleBinding } from './rolebinding.js';
 import { clusterRoleBinding } from './clusterrolebinding.js';
+import { daemonSet } from './daemonset.js';
+import { controllerRevision } from './controllerrevision.js';
+import { job } from './job.js';
+import { cronJob } from './cronjob.js';
+import { podDisruptionBudget } from './poddisruptionbudget.js';
+import { horizontalPodAutoscaler } from './horizontalpodautoscaler.js';
 import { localSubjectAccessReview, selfSubjectAccessReview, selfSubjectRulesReview, subjectAccessReview } from './access-reviews.js';
 
 export const kinds: readonly KindDef[] = [
   namespace, node, pod, service, endpoints, event, configMap, secret,
-  deployment, replicaSet, lease, endpointSlice,
+  deployment, replicaSet, daemonSet, controllerRevision, lease, endpointSlice,
+  job, cronJob, podDisruptionBudget, horizontalPodAutoscaler,
   ingress,
   ingressClass,
   serviceAccount, selfSubjectReview, tokenReview,
@@ -36,7 +43,22 @@ export function apiVersionOf(def: KindDef): string {
   return def.group ? `${def.group}/${def.version}` : def.version;
 }
 
-const byPath = new Map(kinds.map((k) => [`${k.group}/${k.version}/${k.plural}`, k]));
+/**
+ * Every kind at every version it is served at: the kinds as stored, then each kind's other versions
+ * (KindDef.servedVersions), which carry `conversion`. Discovery lists a group's versions in this order,
+ * so the stored one comes first and is preferred.
+ */
+export const servedKinds: readonly KindDef[] = [
+  ...kinds,
+  ...kinds.flatMap((k) => (k.servedVersions ?? []).map((v): KindDef => ({
+    ...k,
+    version: v.version,
+    servedVersions: undefined,
+    conversion: { stored: k, toStored: v.toStored, fromStored: v.fromStored },
+  }))),
+];
+
+const byPath = new Map(servedKinds.map((k) => [`${k.group}/${k.version}/${k.plural}`, k]));
 const byName = new Map(kinds.map((k) => [k.kind, k]));
 
 export function kindForResource(group: string, version: string, plural: string): KindDef | undefined {
@@ -50,6 +72,6 @@ export function kindNamed(kind: string): KindDef | undefined {
 /** Group/versions served, in discovery order. */
 export function groupVersions(): { group: string; version: string }[] {
   const seen = new Map<string, { group: string; version: string }>();
-  for (const k of kinds) seen.set(`${k.group}/${k.version}`, { group: k.group, version: k.version });
+  for (const k of servedKinds) seen.set(`${k.group}/${k.version}`, { group: k.group, version: k.version });
   return [...seen.values()];
 }

@@ -38,7 +38,7 @@ export interface ObjectMeta {
 
 /** One field error, as metav1.StatusCause. `type` is Kubernetes' FieldValueXxx reason. */
 export interface Cause {
-  reason: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueTypeInvalid' | 'FieldValueNotFound';
+  reason: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden' | 'FieldValueTooLong' | 'FieldValueTooMany' | 'FieldValueTypeInvalid' | 'FieldValueNotFound';
   field: string;
   message: string;
 }
@@ -96,4 +96,21 @@ export interface KindDef {
   summary?(obj: any): unknown;
   /** Extra field selectors beyond metadata.name / metadata.namespace. */
   fields?: Record<string, (obj: any) => string | undefined>;
+  /**
+   * Versions the kind is also served at, besides `version` (the one stored and preferred), each
+   * converted to and from the stored version as kube-apiserver converts through its internal one.
+   * The registry serves each as a KindDef of its own, carrying `conversion`.
+   */
+  servedVersions?: VersionConversion[];
+  /** Set by the registry on a kind served at another version than it is stored: the stored kind and the conversion. */
+  conversion?: { stored: KindDef } & Omit<VersionConversion, 'version'>;
+}
+
+/** How one more served version of a kind converts to and from the stored version. */
+export interface VersionConversion {
+  version: string;
+  /** An object of this version (as a client sends it) as stored. */
+  toStored(obj: KObject): KObject;
+  /** A stored object as this version serves it. */
+  fromStored(obj: KObject): KObject;
 }
