@@ -710,6 +710,13 @@ export function feasibleNodesToFind(nodeCount: number): number {
 export function placePod(pod: PendingPod, nodes: NodeState[], cursor = { start: 0 }): Placement {
   if (nodes.length === 0) return { message: NO_NODES_AVAILABLE };
   const spread = spreadFilter(pod, nodes);
+  const pinned = pinnedNodes(pod, nodes);
+  if (pinned) {
+    // NodeAffinity's PreFilter: a pod pinned by name (a DaemonSet's) is filtered on those nodes
+    // alone. Where none fits, the whole filter below says why, as kube-scheduler's message does.
+    const feasible = pinned.filter((node) => !filterWith(pod, node, spread));
+    if (feasible.length > 0) return { node: best(feasible, scoreNodes(pod, feasible, nodes)) };
+  }
   const rejections = new Map<NodeState, Rejection>();
   const feasible: NodeState[] = [];
   const wanted = feasibleNodesToFind(nodes.length);
@@ -724,10 +731,30 @@ export function placePod(pod: PendingPod, nodes: NodeState[], cursor = { start: 
   if (feasible.length === 0) {
     return { message: `${fitMessage(nodes.length, [...rejections.values()])} preemption: ${preemptionMessage(pod, nodes, rejections, spread)}` };
   }
-  const scores = scoreNodes(pod, feasible, nodes);
-  let best = 0;
+  return { node: best(feasible, scoreNodes(pod, feasible, nodes)) };
+}
+
+/** The highest-scoring node, ties to the first name. */
+function best(feasible: NodeState[], scores: number[]): NodeState {
+  let top = 0;
   for (let i = 1; i < feasible.length; i++) {
-    if (scores[i] > scores[best] || (scores[i] === scores[best] && feasible[i].name < feasible[best].name)) best = i;
+    if (scores[i] > scores[top] || (scores[i] === scores[top] && feasible[i].name < feasible[top].name)) top = i;
   }
-  return { node: feasible[best] };
+  return feasible[top];
+}
+
+/**
+ * The nodes a pod's required node affinity names outright (every term has a matchFields
+ * `metadata.name In` requirement), or undefined when it may go anywhere its filters allow.
+ */
+function pinnedNodes(pod: PendingPod, nodes: NodeState[]): NodeState[] | undefined {
+  const terms = pod.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  if (terms.length === 0) return undefined;
+  const names = new Set<string>();
+  for (const term of terms) {
+    const byName = term.matchFields?.find((r) => r.key === 'metadata.name' && r.operator === 'In');
+    if (!byName) return undefined;
+    for (const v of byName.values ?? []) names.add(v);
+  }
+  return nodes.filter((n) => names.has(n.name));
 }
