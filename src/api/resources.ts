@@ -16,6 +16,7 @@ import { ApiError, badRequest, conflict, notFound, successStatus } from './statu
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import { PolledChanges, watchOptionsFrom, watchResponse, type WatchPolling, type WatchSource } from './watch.js';
 import { clone } from '../kinds/clone.js';
+import { Eviction } from './eviction.js';
 
 // The REST verbs on one resource path: get, list, watch, create, update, patch, delete,
 // deletecollection, and the status, scale, binding and eviction subresources.
@@ -323,14 +324,10 @@ export class ResourceHandler {
     return json(successStatus(), 201);
   }
 
-  /** pods/eviction: a policy/v1 Eviction deletes the pod (no disruption budgets are kept). */
+  /** pods/eviction: a policy/v1 Eviction deletes the pod where its disruption budget allows (eviction.ts). */
   private async evict(req: Request, rp: ResourcePath, q: URLSearchParams): Promise<Response> {
     const body = decodeObject(await readBody(req), mediaType(req));
-    if (body.kind !== undefined && body.kind !== 'Eviction') throw badRequest(`expected an Eviction, got ${String(body.kind)}`);
-    const options = (body.deleteOptions ?? {}) as DeleteOptions;
-    const old = await this.writer.read(rp.def, rp.namespace, rp.name!);
-    await this.writer.delete(rp.def, old, options, writeOptions(req, q));
-    return json(successStatus(), 201);
+    return new Eviction(this.opts, this.writer).evict(rp, body, writeOptions(req, q));
   }
 }
 
