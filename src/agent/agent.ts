@@ -9,6 +9,7 @@ import { loadOrJoin, type Credential } from './join.js';
 import { NodeServer } from './node-server.js';
 import { TunnelClient } from './tunnel.js';
 import { UsageSampler } from './usage.js';
+import { UsageReporter } from './usage-report.js';
 import { internalIP } from './machine.js';
 import { NodeStatusManager, parseLabels, parseTaints } from './node-status.js';
 import { PodManager } from './pod-manager.js';
@@ -44,6 +45,13 @@ export interface AgentOptions {
    * used before, else 443 when root and free, else a free one.
    */
   apiProxyPort?: number;
+  /**
+   * Whether the node reports its pods' usage to the control plane (for autoscaling and `kubectl top`).
+   * Default: a machine does, simulated nodes do not (a thousand of them would send a report every 15 ms).
+   */
+  reportUsage?: boolean;
+  /** Between usage reports; default 15 s (tests shorten it). */
+  usageReportIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -119,7 +127,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     inCluster: { ...inCluster, log },
   });
   pods.start();
-  const reach = startReach(cred, name, runtime, pods, log);
+  const reach = startReach(cred, name, runtime, pods, log, opts.reportUsage === false ? undefined : { client, intervalMs: opts.usageReportIntervalMs });
   log(`node ${name} running pods with the ${runtime.name} runtime${runtime.podNetwork ? '' : ' (pods share the host network)'}`);
   const health = watchRuntime(running, nodeStatus, log);
 
@@ -172,14 +180,25 @@ async function startInCluster(
  * The node's side of kubelet's server (logs, exec, port-forward, proxy, usage), reached through the
  * tunnel the agent dials: the machine listens on nothing.
  */
-function startReach(cred: Credential, nodeName: string, runtime: Runtime, pods: PodManager, log: (line: string) => void): { stop(): void } {
+function startReach(
+  cred: Credential,
+  nodeName: string,
+  runtime: Runtime,
+  pods: PodManager,
+  log: (line: string) => void,
+  report?: { client: ApiClient; intervalMs?: number },
+): { stop(): void } {
   const usage = new UsageSampler(runtime);
   const server = new NodeServer({ nodeName, runtime, usage, pods: () => pods.pods, log });
   const tunnel = new TunnelClient({ server: cred.server, token: cred.token, ca: cred.ca, onStream: (s) => server.handle(s), log });
+  const podKeys = () => pods.pods.map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid }));
+  const reporter = report && new UsageReporter({ client: report.client, nodeName, usage, pods: podKeys, intervalMs: report.intervalMs, log });
   usage.start();
   tunnel.start();
+  reporter?.start();
   return {
     stop() {
+      reporter?.stop();
       tunnel.stop();
       usage.stop();
     },
@@ -290,7 +309,7 @@ async function startSimulated(opts: AgentOptions, prefix: string, n: number): Pr
           watchTimeoutSeconds: opts.watchTimeoutSeconds,
         });
         manager.start();
-        const reach = startReach(cred, name, runtime, manager, () => {});
+        const reach = startReach(cred, name, runtime, manager, () => {}, opts.reportUsage ? { client, intervalMs: opts.usageReportIntervalMs } : undefined);
         stops.push(async () => {
           reach.stop();
           await manager.stop();

@@ -17,11 +17,13 @@ import { parseResourcePath } from './paths.js';
 import type { KindDef } from '../kinds/types.js';
 import { addDefaultTolerations } from '../kinds/pod.js';
 import { ResourceHandler } from './resources.js';
+import { handleServedVersion } from './served-versions.js';
 import { allocateService, defaultServiceRanges, type ServiceRanges } from './service-allocation.js';
 import { ApiError, statusResponse } from './status.js';
 import { admitIngress, IngressRouter, type ForwardToService } from './ingress.js';
 import { metricsGroup, metricsRequest, metricsResourceList, METRICS_GROUP } from './metrics-api.js';
 import { TUNNEL_PATH, type NodeTunnels } from './tunnels.js';
+import { USAGE_REPORT_PATH, usageReport } from './usage-reports.js';
 import type { WatchPolling } from './watch.js';
 
 export interface AppOptions {
@@ -124,7 +126,8 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     });
     c.set('identity', acting);
     // Resource requests are authorized with their attributes below; everything else here by its path.
-    if (!RESOURCE_PATH.test(c.req.path)) await authorizeNonResource(acting, c.req.method, c.req.path, rbac);
+    // Usage reports check their node themselves (usage-reports.ts).
+    if (!RESOURCE_PATH.test(c.req.path) && !USAGE_REPORT_PATH.test(c.req.path)) await authorizeNonResource(acting, c.req.method, c.req.path, rbac);
     return next();
   });
 
@@ -160,6 +163,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw new ApiError(400, 'BadRequest', 'the tunnel is a WebSocket: send Upgrade: websocket');
     return opts.tunnels.accept(node, c.req.raw);
   });
+  app.put('/skiff/v1/nodes/:node/usage', (c) => usageReport(c.req.raw, c.req.param('node'), c.get('identity'), opts.store, opts.clock));
   app.get(`/apis/${METRICS_GROUP}/v1beta1`, (c) => c.json(metricsResourceList()));
   app.get(`/apis/${METRICS_GROUP}/v1beta1/*`, async (c) => {
     const segs = c.req.path.split('/').slice(4);
@@ -168,7 +172,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     const a = { verb: name ? 'get' : 'list', group: METRICS_GROUP, resource, namespace, name, fields: [] };
     const decision = await decide(c.get('identity'), { resource: a }, opts.store, rbac);
     if (!decision.allowed) throw forbidden(c.get('identity'), a, decision.reason || undefined);
-    return metricsRequest({ store: opts.store, tunnels: opts.tunnels }, c.req.path, new URL(c.req.url).searchParams);
+    return metricsRequest({ store: opts.store, tunnels: opts.tunnels, clock: opts.clock }, c.req.path, new URL(c.req.url).searchParams);
   });
   // The ServiceAccount issuer's discovery, as kube-apiserver serves it (readable by system:serviceaccounts).
   app.get(OPENID_CONFIG_PATH, (c) => (authn ? openidConfiguration(authn, c.req.url) : Promise.reject(notFoundPath())));
@@ -188,6 +192,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     if (!identity) throw new ApiError(401, 'Unauthorized', 'Unauthorized'); // a public path is never a resource
     const access = await authorize(identity, c.req.method, rp, url.searchParams, opts.store, rbac);
     if (rp.def.stored === false) return review(c.req.raw, rp.def, rp.namespace, rp.name, identity);
+    if (rp.def.conversion) return handleServedVersion({ store: opts.store, clock: opts.clock, resources }, c.req.raw, rp, url, access);
     return resources.handle(c.req.raw, rp, url, access);
   });
   /** The create-only review kinds: answered here, never stored. */

@@ -1,4 +1,4 @@
-import { groupVersions, kinds } from '../kinds/registry.js';
+import { groupVersions, servedKinds } from '../kinds/registry.js';
 import type { KindDef } from '../kinds/types.js';
 import { admits, parseAccept } from './accept.js';
 
@@ -37,17 +37,19 @@ export function apiVersions(host: string): Record<string, unknown> {
 }
 
 export function apiGroupList(): Record<string, unknown> {
-  const groups = groupVersions()
-    .filter((gv) => gv.group !== '')
-    .map(({ group, version }) => {
-      const gv = { groupVersion: `${group}/${version}`, version };
-      return { name: group, versions: [gv], preferredVersion: gv };
-    });
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups };
+  // One entry per group, its versions in preference order (the stored version first).
+  const groups = new Map<string, { name: string; versions: { groupVersion: string; version: string }[]; preferredVersion: { groupVersion: string; version: string } }>();
+  for (const { group, version } of groupVersions().filter((gv) => gv.group !== '')) {
+    const gv = { groupVersion: `${group}/${version}`, version };
+    const entry = groups.get(group);
+    if (entry) entry.versions.push(gv);
+    else groups.set(group, { name: group, versions: [gv], preferredVersion: gv });
+  }
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups.values()] };
 }
 
 export function apiResourceList(group: string, version: string): Record<string, unknown> | undefined {
-  const defs = kinds.filter((k) => k.group === group && k.version === version);
+  const defs = servedKinds.filter((k) => k.group === group && k.version === version);
   if (defs.length === 0) return undefined;
   const resources = defs.flatMap((def) => [
     {

@@ -152,3 +152,53 @@ export const serviceAccountKeys = sqliteTable('service_account_keys', {
   publicJwk: text('public_jwk').notNull(),
   created: integer('created').notNull(),
 });
+
+// The usage each node's agent last reported of its pods (what metrics-server would hold), for the
+// HorizontalPodAutoscaler controller and `kubectl top`: a pass cannot ask nodes through their tunnels
+// (on Workers it has none at hand), so agents report every metric resolution (15 s). One row per pod,
+// a node's rows replaced by its next report. Not objects: no change log, no watch churn. CPU is a
+// rate averaged over `window_ms`; memory the working set; `containers` the same per container (JSON
+// [{name, cpu, memory}]). `sampled` is when the node sampled (its clock), `received` when the report
+// came (the control plane's clock, what staleness is judged by); both ms since the epoch.
+export const podUsage = sqliteTable(
+  'pod_usage',
+  {
+    uid: text('uid').primaryKey(),
+    namespace: text('namespace').notNull(),
+    name: text('name').notNull(),
+    node: text('node').notNull(),
+    cpuNanocores: integer('cpu_nanocores').notNull(),
+    memoryBytes: integer('memory_bytes').notNull(),
+    containers: text('containers').notNull().default('[]'),
+    windowMs: integer('window_ms').notNull(),
+    sampled: integer('sampled').notNull(),
+    received: integer('received').notNull(),
+  },
+  (t) => [index('pod_usage_node').on(t.node), index('pod_usage_received').on(t.received)],
+);
+
+// The node's own usage from the same reports (NodeMetrics for `kubectl top nodes`).
+export const nodeUsage = sqliteTable(
+  'node_usage',
+  {
+    node: text('node').primaryKey(),
+    cpuNanocores: integer('cpu_nanocores').notNull(),
+    memoryBytes: integer('memory_bytes').notNull(),
+    windowMs: integer('window_ms').notNull(),
+    sampled: integer('sampled').notNull(),
+    received: integer('received').notNull(),
+  },
+  (t) => [index('node_usage_received').on(t.received)],
+);
+
+// What the HorizontalPodAutoscaler controller remembers of each HPA between syncs (kube-controller-
+// manager keeps it in memory; a pass keeps none): when it last synced it (ms since the epoch; HPAs
+// sync every --horizontal-pod-autoscaler-sync-period), its recent recommendations (JSON
+// [[replicas, ms]], for the stabilization windows) and its recent scale events (JSON
+// [[change, ms]], positive up and negative down, for the behavior policies' rates).
+export const hpaState = sqliteTable('hpa_state', {
+  uid: text('uid').primaryKey(),
+  synced: integer('synced').notNull(),
+  recommendations: text('recommendations').notNull().default('[]'),
+  scaleEvents: text('scale_events').notNull().default('[]'),
+});
