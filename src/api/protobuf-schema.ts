@@ -1,21 +1,24 @@
 // Field tables for the Kubernetes protobuf messages skiff can decode: the kinds
 // that kubectl's generators (`kubectl create namespace|deployment|service|
-// configmap|secret|serviceaccount|ingress|role|clusterrole|rolebinding|clusterrolebinding`) and
-// `kubectl drain` (DeleteOptions) send as
-// application/vnd.kubernetes.protobuf, and every message reachable from them.
+// configmap|secret|serviceaccount|ingress|role|clusterrole|rolebinding|clusterrolebinding|
+// job|cronjob|poddisruptionbudget`, `kubectl autoscale`) and `kubectl drain` (DeleteOptions)
+// send as application/vnd.kubernetes.protobuf, the workload kinds typed clients send the same
+// way, and every message reachable from them.
 //
-// Field numbers and names follow generated.proto of k8s.io/api (core/v1, apps/v1)
-// and k8s.io/apimachinery (meta/v1, intstr, resource); pointer-ness follows the
-// Go types in types.go. One entry per message: "NUMBER NAME:TYPE, ...", where
+// Field numbers and names follow generated.proto of k8s.io/api (core/v1, apps/v1, batch/v1,
+// policy/v1, autoscaling/v1 and v2) and k8s.io/apimachinery (meta/v1, intstr, resource,
+// runtime); pointer-ness follows the Go types in types.go. Where two API versions share a
+// message name, the older one's carries its version ("HorizontalPodAutoscalerV1").
+// One entry per message: "NUMBER NAME:TYPE, ...", where
 //   TYPE        string | int32 | int64 | bool | bytes, a special type (Time,
-//               Quantity, IntOrString, FieldsV1) or another message of this table
+//               Quantity, IntOrString, FieldsV1, RawExtension) or another message of this table
 //   TYPE[]      repeated
 //   map<TYPE>   map<string, TYPE> (repeated entries {1 key, 2 value})
 //   TYPE?       a Go pointer scalar: a zero value on the wire is kept, not dropped
 //   ...NAME     an embedded struct that JSON inlines into its parent
 
 export type ScalarType = 'string' | 'int32' | 'int64' | 'bool' | 'bytes';
-export type SpecialType = 'Time' | 'Quantity' | 'IntOrString' | 'FieldsV1';
+export type SpecialType = 'Time' | 'Quantity' | 'IntOrString' | 'FieldsV1' | 'RawExtension';
 
 export interface FieldSpec {
   name: string;
@@ -47,6 +50,21 @@ export const KINDS: Record<string, string> = {
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': 'ClusterRoleBinding',
   'rbac.authorization.k8s.io/v1/DeleteOptions': 'DeleteOptions',
   'meta.k8s.io/v1/DeleteOptions': 'DeleteOptions',
+  // `kubectl create job|cronjob` (and `job --from=cronjob/NAME`), `create poddisruptionbudget`,
+  // `autoscale` (1.32 sends autoscaling/v1; 1.33 tries v2 first); the other workload kinds and
+  // Eviction as typed clients send them.
+  'apps/v1/DaemonSet': 'DaemonSet',
+  'apps/v1/ControllerRevision': 'ControllerRevision',
+  'batch/v1/Job': 'Job',
+  'batch/v1/CronJob': 'CronJob',
+  'batch/v1/DeleteOptions': 'DeleteOptions',
+  'policy/v1/PodDisruptionBudget': 'PodDisruptionBudget',
+  'policy/v1/Eviction': 'Eviction',
+  'policy/v1/DeleteOptions': 'DeleteOptions',
+  'autoscaling/v1/HorizontalPodAutoscaler': 'HorizontalPodAutoscalerV1',
+  'autoscaling/v1/DeleteOptions': 'DeleteOptions',
+  'autoscaling/v2/HorizontalPodAutoscaler': 'HorizontalPodAutoscaler',
+  'autoscaling/v2/DeleteOptions': 'DeleteOptions',
   // `kubectl create token` and `kubectl auth whoami`; TokenReview for clients of the typed API.
   'authentication.k8s.io/v1/TokenRequest': 'TokenRequest',
   'authentication.k8s.io/v1/TokenReview': 'TokenReview',
@@ -392,6 +410,102 @@ export const MESSAGES: Record<string, string> = {
   IngressLoadBalancerStatus: '1 ingress:IngressLoadBalancerIngress[]',
   IngressLoadBalancerIngress: '1 ip:string, 2 hostname:string, 4 ports:IngressPortStatus[]',
   IngressPortStatus: '1 port:int32, 2 protocol:string, 3 error:string?',
+  // apps/v1 DaemonSet and ControllerRevision.
+  DaemonSet: '1 metadata:ObjectMeta, 2 spec:DaemonSetSpec, 3 status:DaemonSetStatus',
+  DaemonSetSpec:
+    '1 selector:LabelSelector, 2 template:PodTemplateSpec, 3 updateStrategy:DaemonSetUpdateStrategy,' +
+    ' 4 minReadySeconds:int32, 6 revisionHistoryLimit:int32?',
+  DaemonSetUpdateStrategy: '1 type:string, 2 rollingUpdate:RollingUpdateDaemonSet',
+  RollingUpdateDaemonSet: '1 maxUnavailable:IntOrString?, 2 maxSurge:IntOrString?',
+  DaemonSetStatus:
+    '1 currentNumberScheduled:int32, 2 numberMisscheduled:int32, 3 desiredNumberScheduled:int32, 4 numberReady:int32,' +
+    ' 5 observedGeneration:int64, 6 updatedNumberScheduled:int32, 7 numberAvailable:int32, 8 numberUnavailable:int32,' +
+    ' 9 collisionCount:int32?, 10 conditions:DaemonSetCondition[]',
+  DaemonSetCondition: '1 type:string, 2 status:string, 3 lastTransitionTime:Time, 4 reason:string, 5 message:string',
+  ControllerRevision: '1 metadata:ObjectMeta, 2 data:RawExtension, 3 revision:int64',
+  // batch/v1.
+  Job: '1 metadata:ObjectMeta, 2 spec:JobSpec, 3 status:JobStatus',
+  JobSpec:
+    '1 parallelism:int32?, 2 completions:int32?, 3 activeDeadlineSeconds:int64?, 11 podFailurePolicy:PodFailurePolicy,' +
+    ' 16 successPolicy:SuccessPolicy, 7 backoffLimit:int32?, 12 backoffLimitPerIndex:int32?, 13 maxFailedIndexes:int32?,' +
+    ' 4 selector:LabelSelector, 5 manualSelector:bool?, 6 template:PodTemplateSpec, 8 ttlSecondsAfterFinished:int32?,' +
+    ' 9 completionMode:string?, 10 suspend:bool?, 14 podReplacementPolicy:string?, 15 managedBy:string?',
+  PodFailurePolicy: '1 rules:PodFailurePolicyRule[]',
+  PodFailurePolicyRule:
+    '1 action:string, 2 onExitCodes:PodFailurePolicyOnExitCodesRequirement,' +
+    ' 3 onPodConditions:PodFailurePolicyOnPodConditionsPattern[]',
+  PodFailurePolicyOnExitCodesRequirement: '1 containerName:string?, 2 operator:string, 3 values:int32[]',
+  PodFailurePolicyOnPodConditionsPattern: '1 type:string, 2 status:string',
+  SuccessPolicy: '1 rules:SuccessPolicyRule[]',
+  SuccessPolicyRule: '1 succeededIndexes:string?, 2 succeededCount:int32?',
+  JobStatus:
+    '1 conditions:JobCondition[], 2 startTime:Time, 3 completionTime:Time, 4 active:int32, 5 succeeded:int32,' +
+    ' 6 failed:int32, 11 terminating:int32?, 7 completedIndexes:string, 10 failedIndexes:string?,' +
+    ' 8 uncountedTerminatedPods:UncountedTerminatedPods, 9 ready:int32?',
+  JobCondition:
+    '1 type:string, 2 status:string, 3 lastProbeTime:Time, 4 lastTransitionTime:Time, 5 reason:string, 6 message:string',
+  UncountedTerminatedPods: '1 succeeded:string[], 2 failed:string[]',
+  JobTemplateSpec: '1 metadata:ObjectMeta, 2 spec:JobSpec',
+  CronJob: '1 metadata:ObjectMeta, 2 spec:CronJobSpec, 3 status:CronJobStatus',
+  CronJobSpec:
+    '1 schedule:string, 8 timeZone:string?, 2 startingDeadlineSeconds:int64?, 3 concurrencyPolicy:string,' +
+    ' 4 suspend:bool?, 5 jobTemplate:JobTemplateSpec, 6 successfulJobsHistoryLimit:int32?,' +
+    ' 7 failedJobsHistoryLimit:int32?',
+  CronJobStatus: '1 active:ObjectReference[], 4 lastScheduleTime:Time, 5 lastSuccessfulTime:Time',
+  // policy/v1.
+  PodDisruptionBudget: '1 metadata:ObjectMeta, 2 spec:PodDisruptionBudgetSpec, 3 status:PodDisruptionBudgetStatus',
+  PodDisruptionBudgetSpec:
+    '1 minAvailable:IntOrString?, 2 selector:LabelSelector, 3 maxUnavailable:IntOrString?,' +
+    ' 4 unhealthyPodEvictionPolicy:string?',
+  PodDisruptionBudgetStatus:
+    '1 observedGeneration:int64, 2 disruptedPods:map<Time>, 3 disruptionsAllowed:int32, 4 currentHealthy:int32,' +
+    ' 5 desiredHealthy:int32, 6 expectedPods:int32, 7 conditions:Condition[]',
+  Eviction: '1 metadata:ObjectMeta, 2 deleteOptions:DeleteOptions',
+  // autoscaling/v2.
+  HorizontalPodAutoscaler:
+    '1 metadata:ObjectMeta, 2 spec:HorizontalPodAutoscalerSpec, 3 status:HorizontalPodAutoscalerStatus',
+  HorizontalPodAutoscalerSpec:
+    '1 scaleTargetRef:CrossVersionObjectReference, 2 minReplicas:int32?, 3 maxReplicas:int32, 4 metrics:MetricSpec[],' +
+    ' 5 behavior:HorizontalPodAutoscalerBehavior',
+  CrossVersionObjectReference: '1 kind:string, 2 name:string, 3 apiVersion:string',
+  MetricSpec:
+    '1 type:string, 2 object:ObjectMetricSource, 3 pods:PodsMetricSource, 4 resource:ResourceMetricSource,' +
+    ' 7 containerResource:ContainerResourceMetricSource, 5 external:ExternalMetricSource',
+  ObjectMetricSource: '1 describedObject:CrossVersionObjectReference, 2 target:MetricTarget, 3 metric:MetricIdentifier',
+  PodsMetricSource: '1 metric:MetricIdentifier, 2 target:MetricTarget',
+  ResourceMetricSource: '1 name:string, 2 target:MetricTarget',
+  ContainerResourceMetricSource: '1 name:string, 2 target:MetricTarget, 3 container:string',
+  ExternalMetricSource: '1 metric:MetricIdentifier, 2 target:MetricTarget',
+  MetricIdentifier: '1 name:string, 2 selector:LabelSelector',
+  MetricTarget: '1 type:string, 2 value:Quantity?, 3 averageValue:Quantity?, 4 averageUtilization:int32?',
+  HorizontalPodAutoscalerBehavior: '1 scaleUp:HPAScalingRules, 2 scaleDown:HPAScalingRules',
+  HPAScalingRules:
+    '3 stabilizationWindowSeconds:int32?, 1 selectPolicy:string?, 2 policies:HPAScalingPolicy[], 4 tolerance:Quantity?',
+  HPAScalingPolicy: '1 type:string, 2 value:int32, 3 periodSeconds:int32',
+  HorizontalPodAutoscalerStatus:
+    '1 observedGeneration:int64?, 2 lastScaleTime:Time, 3 currentReplicas:int32, 4 desiredReplicas:int32,' +
+    ' 5 currentMetrics:MetricStatus[], 6 conditions:HorizontalPodAutoscalerCondition[]',
+  HorizontalPodAutoscalerCondition:
+    '1 type:string, 2 status:string, 3 lastTransitionTime:Time, 4 reason:string, 5 message:string,' +
+    ' 6 observedGeneration:int64?',
+  MetricStatus:
+    '1 type:string, 2 object:ObjectMetricStatus, 3 pods:PodsMetricStatus, 4 resource:ResourceMetricStatus,' +
+    ' 7 containerResource:ContainerResourceMetricStatus, 5 external:ExternalMetricStatus',
+  ObjectMetricStatus: '1 metric:MetricIdentifier, 2 current:MetricValueStatus, 3 describedObject:CrossVersionObjectReference',
+  PodsMetricStatus: '1 metric:MetricIdentifier, 2 current:MetricValueStatus',
+  ResourceMetricStatus: '1 name:string, 2 current:MetricValueStatus',
+  ContainerResourceMetricStatus: '1 name:string, 2 current:MetricValueStatus, 3 container:string',
+  ExternalMetricStatus: '1 metric:MetricIdentifier, 2 current:MetricValueStatus',
+  MetricValueStatus: '1 value:Quantity?, 2 averageValue:Quantity?, 3 averageUtilization:int32?',
+  // autoscaling/v1: a CPU target only (its CrossVersionObjectReference is v2's, field for field).
+  HorizontalPodAutoscalerV1:
+    '1 metadata:ObjectMeta, 2 spec:HorizontalPodAutoscalerSpecV1, 3 status:HorizontalPodAutoscalerStatusV1',
+  HorizontalPodAutoscalerSpecV1:
+    '1 scaleTargetRef:CrossVersionObjectReference, 2 minReplicas:int32?, 3 maxReplicas:int32,' +
+    ' 4 targetCPUUtilizationPercentage:int32?',
+  HorizontalPodAutoscalerStatusV1:
+    '1 observedGeneration:int64?, 2 lastScaleTime:Time, 3 currentReplicas:int32, 4 desiredReplicas:int32,' +
+    ' 5 currentCPUUtilizationPercentage:int32?',
   // authentication.k8s.io/v1: what clients send (the statuses are the server's to write).
   TokenRequest: '1 metadata:ObjectMeta, 2 spec:TokenRequestSpec',
   TokenRequestSpec: '1 audiences:string[], 4 expirationSeconds:int64?, 3 boundObjectRef:BoundObjectReference',
@@ -420,7 +534,7 @@ export const MESSAGES: Record<string, string> = {
 };
 
 const SCALARS = new Set(['string', 'int32', 'int64', 'bool', 'bytes']);
-const SPECIALS = new Set(['Time', 'Quantity', 'IntOrString', 'FieldsV1']);
+const SPECIALS = new Set(['Time', 'Quantity', 'IntOrString', 'FieldsV1', 'RawExtension']);
 
 export const isScalar = (type: string): type is ScalarType => SCALARS.has(type);
 export const isSpecial = (type: string): type is SpecialType => SPECIALS.has(type);

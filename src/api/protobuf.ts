@@ -199,8 +199,8 @@ function intOrString(r: Reader, where: string): number | string {
   throw new ProtobufError(`${where}: IntOrString type ${type} is neither 0 (int) nor 1 (string)`);
 }
 
-/** managedFields[].fieldsV1: raw JSON bytes. */
-function fieldsV1(r: Reader, where: string): unknown {
+/** managedFields[].fieldsV1 and runtime.RawExtension (ControllerRevision.data): raw JSON bytes in field 1. */
+function rawJson(r: Reader, where: string): unknown {
   let raw = '';
   while (!r.done()) {
     const { field, wire } = r.tag();
@@ -224,7 +224,7 @@ function special(r: Reader, type: string, where: string): unknown {
     case 'IntOrString':
       return intOrString(r, where);
     default:
-      return fieldsV1(r, where);
+      return rawJson(r, where);
   }
 }
 
@@ -241,7 +241,7 @@ function isZero(v: unknown): boolean {
   return v === '' || v === 0 || v === false;
 }
 
-// Map values in these APIs are strings, bytes or Quantities: absent means "".
+// Map values in these APIs are strings, bytes, Quantities or Times (a PDB's disruptedPods): absent means "".
 function mapEntry(r: Reader, spec: FieldSpec, where: string): [string, unknown] {
   let key = '';
   let val: unknown = '';

@@ -290,7 +290,7 @@ spec:
     // Subresources are not resources of their own.
     expect(r.stdout).not.toMatch(/^pods\/status/m);
     const apps = await k('api-resources', '--api-group=apps', '-o', 'name');
-    expect(apps.trim().split('\n').sort()).toEqual(['deployments.apps', 'replicasets.apps']);
+    expect(apps.trim().split('\n').sort()).toEqual(['controllerrevisions.apps', 'daemonsets.apps', 'deployments.apps', 'replicasets.apps']);
     expect(await k('api-versions')).toMatch(/^apps\/v1$/m);
   });
 

@@ -425,14 +425,14 @@ describe('malformed input', () => {
 });
 
 describe('schema table', () => {
-  it('names only known types, with string keys and string-like map values', () => {
+  it('names only known types, with string keys and string-like or Time map values', () => {
     for (const message of Object.keys(MESSAGES)) {
       const fields = messageFields(message)!;
       const names = new Set<string>();
       for (const spec of fields.values()) {
         const known = isScalar(spec.type) || isSpecial(spec.type) || spec.type in MESSAGES;
         expect(known, `${message}.${spec.name}`).toBe(true);
-        if (spec.map) expect(['string', 'bytes', 'Quantity']).toContain(spec.type);
+        if (spec.map) expect(['string', 'bytes', 'Quantity', 'Time']).toContain(spec.type);
         expect(names.has(spec.name), `${message}.${spec.name} twice`).toBe(false);
         names.add(spec.name);
       }
@@ -479,4 +479,282 @@ describe.skipIf(!kubectlAvailable())('live kubectl', () => {
       gracePeriodSeconds: 30,
     });
   }, 30_000);
+});
+
+// Bodies kubectl sent to `skiff serve` (read off `kubectl -v=9`), base64: 1.32 unless said otherwise.
+const CAPTURED_WORKLOADS: Record<string, string> = {
+  // create job pi --image=busybox -- echo hi
+  job:
+    'azhzAAoPCghiYXRjaC92MRIDSm9iEoQBChIKAnBpEgAaACIAKgAyADgAQgASZDJiChAKABIAGgAiACoAMgA4AEIAEk4SKwoCcGkSB2J1c3lib3gaBGVjaG8aAmhpKgBCAGoAcgCAAQCIAQCQAQCiAQAaBU5ldmVyMgBCAEoAUgBYAGAAaACCAQCKAQCaAQDCAQAaCCAAKAAwADoAGgAiAA==',
+  // create cronjob nightly --image=busybox --schedule='0 3 * * *' --restart=OnFailure -- date
+  cronjob:
+    'azhzAAoTCghiYXRjaC92MRIHQ3JvbkpvYhKyAQoXCgduaWdodGx5EgAaACIAKgAyADgAQgASlAEKCTAgMyAqICogKhoAKoQBChcKB25pZ2h0bHkSABoAIgAqADIAOABCABJpMmcKEAoAEgAaACIAKgAyADgAQgASUxIsCgduaWdodGx5EgdidXN5Ym94GgRkYXRlKgBCAGoAcgCAAQCIAQCQAQCiAQAaCU9uRmFpbHVyZTIAQgBKAFIAWABgAGgAggEAigEAmgEAwgEAGgAaAA==',
+  // create job nightly-manual --from=cronjob/nightly
+  'job-from-cronjob':
+    'azhzAAoPCghiYXRjaC92MRIDSm9iEokCCpEBCg5uaWdodGx5LW1hbnVhbBIAGgAiACoAMgA4AEIAYisKIWNyb25qb2Iua3ViZXJuZXRlcy5pby9pbnN0YW50aWF0ZRIGbWFudWFsakQKB0Nyb25Kb2IaB25pZ2h0bHkiJDk0YjI3M2YwLWRmMTgtNDA0Ni1iYWQxLWMxZjA0OTk2YmU3OSoIYmF0Y2gvdjEwARJpMmcKEAoAEgAaACIAKgAyADgAQgASUxIsCgduaWdodGx5EgdidXN5Ym94GgRkYXRlKgBCAGoAcgCAAQCIAQCQAQCiAQAaCU9uRmFpbHVyZTIAQgBKAFIAWABgAGgAggEAigEAmgEAwgEAGgggACgAMAA6ABoAIgA=',
+  // create poddisruptionbudget web-pdb --min-available=1 --selector=app=web
+  'pdb-min-available':
+    'azhzAAogCglwb2xpY3kvdjESE1BvZERpc3J1cHRpb25CdWRnZXQSPQoXCgd3ZWItcGRiEgAaACIAKgAyADgAQgASFgoGCAAQARoAEgwKCgoDYXBwEgN3ZWIaCggAGAAgACgAMAAaACIA',
+  // create poddisruptionbudget api-pdb --max-unavailable=50% --selector=app=api
+  'pdb-max-unavailable':
+    'azhzAAogCglwb2xpY3kvdjESE1BvZERpc3J1cHRpb25CdWRnZXQSQAoXCgdhcGktcGRiEgAaACIAKgAyADgAQgASGRIMCgoKA2FwcBIDYXBpGgkIARAAGgM1MCUaCggAGAAgACgAMAAaACIA',
+  // autoscale deployment web --cpu-percent=50 --min=1 --max=3 --name=web-v1
+  'autoscale-v1':
+    'azhzAAopCg5hdXRvc2NhbGluZy92MRIXSG9yaXpvbnRhbFBvZEF1dG9zY2FsZXISQgoWCgZ3ZWItdjESABoAIgAqADIAOABCABIiChoKCkRlcGxveW1lbnQSA3dlYhoHYXBwcy92MRABGAMgMhoEGAAgABoAIgA=',
+  // kubectl 1.33: autoscale deployment web --cpu-percent=50 --min=1 --max=3 --name=web-v2
+  'autoscale-v2':
+    'azhzAAopCg5hdXRvc2NhbGluZy92MhIXSG9yaXpvbnRhbFBvZEF1dG9zY2FsZXISZAoWCgZ3ZWItdjISABoAIgAqADIAOABCABJEChoKCkRlcGxveW1lbnQSA3dlYhoHYXBwcy92MRABGAMiIgoIUmVzb3VyY2UiFgoDY3B1Eg8KC1V0aWxpemF0aW9uIDIaBBgAIAAaACIA',
+};
+const captured = (name: string) => decodeProtobuf(Uint8Array.from(atob(CAPTURED_WORKLOADS[name]), (c) => c.charCodeAt(0)));
+
+describe('workload kinds', () => {
+  const podTemplate = (name: string, command: string[], restartPolicy: string) => ({
+    metadata: {},
+    spec: { containers: [{ name, image: 'busybox', command, resources: {} }], restartPolicy },
+  });
+
+  it('decodes what kubectl create job, create cronjob and create job --from=cronjob send', () => {
+    expect(captured('job')).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      object: { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'pi' }, spec: { template: podTemplate('pi', ['echo', 'hi'], 'Never') }, status: {} },
+    });
+    expect(captured('cronjob').object).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'nightly' },
+      spec: { schedule: '0 3 * * *', jobTemplate: { metadata: { name: 'nightly' }, spec: { template: podTemplate('nightly', ['date'], 'OnFailure') } } },
+      status: {},
+    });
+    expect(captured('job-from-cronjob').object).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: 'nightly-manual',
+        annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' },
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: '94b273f0-df18-4046-bad1-c1f04996be79', controller: true }],
+      },
+      spec: { template: podTemplate('nightly', ['date'], 'OnFailure') },
+      status: {},
+    });
+  });
+
+  it('decodes what kubectl create poddisruptionbudget sends, numbers and percentages', () => {
+    expect(captured('pdb-min-available').object).toEqual({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'web-pdb' },
+      spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } },
+      status: {},
+    });
+    expect(captured('pdb-max-unavailable').object.spec).toEqual({ maxUnavailable: '50%', selector: { matchLabels: { app: 'api' } } });
+  });
+
+  it('decodes what kubectl autoscale sends: autoscaling/v1 (1.32) and autoscaling/v2 (1.33)', () => {
+    const scaleTargetRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' };
+    expect(captured('autoscale-v1').object).toEqual({
+      apiVersion: 'autoscaling/v1',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'web-v1' },
+      spec: { scaleTargetRef, minReplicas: 1, maxReplicas: 3, targetCPUUtilizationPercentage: 50 },
+      status: {},
+    });
+    expect(captured('autoscale-v2').object).toEqual({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'web-v2' },
+      spec: {
+        scaleTargetRef,
+        minReplicas: 1,
+        maxReplicas: 3,
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }],
+      },
+      status: {},
+    });
+  });
+
+  it('decodes a Job spec: policies, exit codes packed or not, pointer zeros kept; and its status', () => {
+    const exitCodes = msg(2, len(1, 'main'), len(2, 'In'), len(3, [...varint(1), ...varint(42)]), num(3, 255));
+    const rules = msg(11, msg(1, len(1, 'FailJob'), exitCodes), msg(1, len(1, 'Ignore'), msg(3, len(1, 'DisruptionTarget'), len(2, 'True'))));
+    const spec = msg(2,
+      num(1, 2), num(2, 5), num(3, 600), rules, msg(16, msg(1, len(1, '0-2'), num(2, 0))), num(7, 0), num(12, 1), num(13, 0),
+      msg(4, entry(1, 'batch.kubernetes.io/controller-uid', 'u')), num(5, false), msg(6, msg(2, len(3, 'Never'))),
+      num(8, 0), len(9, 'Indexed'), num(10, false), len(14, 'Failed'), len(15, 'kubernetes.io/job-controller'));
+    const condition = msg(1, len(1, 'Complete'), len(2, 'True'), msg(3), msg(4, num(1, 1700000000)), len(5, ''), len(6, ''));
+    const status = msg(3, condition, msg(2, num(1, 1700000000)), num(4, 0), num(5, 5), num(6, 1), num(11, 0), len(7, '0-4'),
+      msg(8, len(1, 'uid-a'), len(2, 'uid-b')), num(9, 0));
+    expect(decodeProtobuf(body('batch/v1', 'Job', msg(1, len(1, 'j')), spec, status)).object).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'j' },
+      spec: {
+        parallelism: 2,
+        completions: 5,
+        activeDeadlineSeconds: 600,
+        podFailurePolicy: {
+          rules: [
+            { action: 'FailJob', onExitCodes: { containerName: 'main', operator: 'In', values: [1, 42, 255] } },
+            { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+          ],
+        },
+        successPolicy: { rules: [{ succeededIndexes: '0-2', succeededCount: 0 }] },
+        backoffLimit: 0,
+        backoffLimitPerIndex: 1,
+        maxFailedIndexes: 0,
+        selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': 'u' } },
+        manualSelector: false,
+        template: { spec: { restartPolicy: 'Never' } },
+        ttlSecondsAfterFinished: 0,
+        completionMode: 'Indexed',
+        suspend: false,
+        podReplacementPolicy: 'Failed',
+        managedBy: 'kubernetes.io/job-controller',
+      },
+      status: {
+        conditions: [{ type: 'Complete', status: 'True', lastTransitionTime: '2023-11-14T22:13:20Z' }],
+        startTime: '2023-11-14T22:13:20Z',
+        succeeded: 5,
+        failed: 1,
+        terminating: 0,
+        completedIndexes: '0-4',
+        uncountedTerminatedPods: { succeeded: ['uid-a'], failed: ['uid-b'] },
+        ready: 0,
+      },
+    });
+  });
+
+  it('decodes a CronJob with every spec field and its status', () => {
+    const spec = msg(2, len(1, '@hourly'), len(8, 'Etc/UTC'), num(2, 0), len(3, 'Forbid'), num(4, false),
+      msg(5, msg(1, entry(11, 'app', 'report')), msg(2, num(7, 1))), num(6, 0), num(7, 1));
+    const status = msg(3, msg(1, len(1, 'Job'), len(2, 'default'), len(3, 'c-1'), len(4, 'uid')), msg(4, num(1, 1700000000)), msg(5));
+    expect(decodeProtobuf(body('batch/v1', 'CronJob', spec, status)).object).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      spec: {
+        schedule: '@hourly',
+        timeZone: 'Etc/UTC',
+        startingDeadlineSeconds: 0,
+        concurrencyPolicy: 'Forbid',
+        suspend: false,
+        jobTemplate: { metadata: { labels: { app: 'report' } }, spec: { backoffLimit: 1 } },
+        successfulJobsHistoryLimit: 0,
+        failedJobsHistoryLimit: 1,
+      },
+      status: { active: [{ kind: 'Job', namespace: 'default', name: 'c-1', uid: 'uid' }], lastScheduleTime: '2023-11-14T22:13:20Z' },
+    });
+  });
+
+  it('decodes a DaemonSet and a ControllerRevision, whose data is raw JSON', () => {
+    const spec = msg(2, msg(1, entry(1, 'app', 'agent')), msg(2, msg(1, entry(11, 'app', 'agent'))),
+      msg(3, len(1, 'RollingUpdate'), msg(2, msg(1, num(1, 0), num(2, 0)), msg(2, num(1, 1), len(3, '25%')))), num(4, 0), num(6, 0));
+    const status = msg(3, num(1, 3), num(2, 0), num(3, 3), num(4, 2), num(5, 4), num(6, 3), num(7, 2), num(8, 1), num(9, 0),
+      msg(10, len(1, 'X'), len(2, 'False')));
+    expect(decodeProtobuf(body('apps/v1', 'DaemonSet', spec, status)).object).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      spec: {
+        selector: { matchLabels: { app: 'agent' } },
+        template: { metadata: { labels: { app: 'agent' } } },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
+        revisionHistoryLimit: 0,
+      },
+      status: {
+        currentNumberScheduled: 3, desiredNumberScheduled: 3, numberReady: 2, observedGeneration: 4, updatedNumberScheduled: 3,
+        numberAvailable: 2, numberUnavailable: 1, collisionCount: 0, conditions: [{ type: 'X', status: 'False' }],
+      },
+    });
+    const data = '{"spec":{"template":{"$patch":"replace","spec":{"containers":[{"name":"a","image":"x:2"}]}}}}';
+    const revision = decodeProtobuf(body('apps/v1', 'ControllerRevision', msg(1, len(1, 'agent-5d8f')), msg(2, len(1, data)), num(3, 2)));
+    expect(revision.object).toEqual({ apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: 'agent-5d8f' }, data: JSON.parse(data), revision: 2 });
+    expect(decodeError(body('apps/v1', 'ControllerRevision', msg(2, len(1, '{not json'))))).toMatch(/data.*not JSON/);
+  });
+
+  it('decodes a PodDisruptionBudget with its status: disruptedPods times and conditions', () => {
+    const spec = msg(2, msg(1, num(1, 0), num(2, 0)), msg(2), msg(3, num(1, 1), len(3, '10%')), len(4, 'AlwaysAllow'));
+    const condition = msg(7, len(1, 'DisruptionAllowed'), len(2, 'True'), num(3, 2), msg(4, num(1, 1700000000)), len(5, 'SufficientPods'), len(6, ''));
+    const status = msg(3, num(1, 2), entry(2, 'web-1', num(1, 1700000000)), num(3, 1), num(4, 3), num(5, 2), num(6, 3), condition);
+    expect(decodeProtobuf(body('policy/v1', 'PodDisruptionBudget', spec, status)).object).toEqual({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      spec: { minAvailable: 0, selector: {}, maxUnavailable: '10%', unhealthyPodEvictionPolicy: 'AlwaysAllow' },
+      status: {
+        observedGeneration: 2,
+        disruptedPods: { 'web-1': '2023-11-14T22:13:20Z' },
+        disruptionsAllowed: 1,
+        currentHealthy: 3,
+        desiredHealthy: 2,
+        expectedPods: 3,
+        conditions: [{ type: 'DisruptionAllowed', status: 'True', observedGeneration: 2, lastTransitionTime: '2023-11-14T22:13:20Z', reason: 'SufficientPods' }],
+      },
+    });
+  });
+
+  it('decodes an Eviction with its DeleteOptions, and DeleteOptions under the new groups', () => {
+    const eviction = body('policy/v1', 'Eviction', msg(1, len(1, 'web-1'), len(3, 'default')), msg(2, num(1, 0), msg(2, len(1, 'uid-1')), len(5, 'All')));
+    expect(decodeProtobuf(eviction).object).toEqual({
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: 'web-1', namespace: 'default' },
+      deleteOptions: { gracePeriodSeconds: 0, preconditions: { uid: 'uid-1' }, dryRun: ['All'] },
+    });
+    for (const apiVersion of ['batch/v1', 'policy/v1', 'autoscaling/v1', 'autoscaling/v2']) {
+      expect(decodeProtobuf(body(apiVersion, 'DeleteOptions', len(4, 'Background'))).object).toEqual({ apiVersion, kind: 'DeleteOptions', propagationPolicy: 'Background' });
+    }
+  });
+
+  it('decodes an autoscaling/v2 HorizontalPodAutoscaler: metrics of every source, behavior, status', () => {
+    const target = (...f: number[][]) => msg(2, ...f);
+    const identifier = msg(1, len(1, 'qps'), msg(2, entry(1, 'a', 'b')));
+    const metrics = [
+      msg(4, len(1, 'Resource'), msg(4, len(1, 'memory'), target(len(1, 'AverageValue'), msg(3, len(1, '200Mi'))))),
+      msg(4, len(1, 'ContainerResource'), msg(7, len(1, 'cpu'), target(len(1, 'Utilization'), num(4, 0)), len(3, 'app'))),
+      msg(4, len(1, 'Pods'), msg(3, identifier, target(len(1, 'AverageValue'), msg(3, len(1, '10'))))),
+      msg(4, len(1, 'Object'), msg(2, msg(1, len(1, 'Ingress'), len(2, 'main'), len(3, 'networking.k8s.io/v1')), target(len(1, 'Value'), msg(2, len(1, '2k'))), msg(3, len(1, 'rps')))),
+      msg(4, len(1, 'External'), msg(5, msg(1, len(1, 'queue')), target(len(1, 'Value'), msg(2, len(1, '30'))))),
+    ];
+    const behavior = msg(5,
+      msg(1, num(3, 0), len(1, 'Max'), msg(2, len(1, 'Pods'), num(2, 4), num(3, 15)), msg(2, len(1, 'Percent'), num(2, 100), num(3, 15))),
+      msg(2, num(3, 300), msg(4, len(1, '0.05'))));
+    const spec = msg(2, msg(1, len(1, 'Deployment'), len(2, 'web')), num(2, 1), num(3, 10), ...metrics, behavior);
+    const status = msg(3, num(1, 0), msg(2, num(1, 1700000000)), num(3, 2), num(4, 4),
+      msg(5, len(1, 'Resource'), msg(4, len(1, 'cpu'), msg(2, msg(2, len(1, '450m')), num(3, 90)))),
+      msg(6, len(1, 'AbleToScale'), len(2, 'True'), msg(3), len(4, 'SucceededRescale'), len(5, 'the HPA controller was able to update the target scale to 4')));
+    expect(decodeProtobuf(body('autoscaling/v2', 'HorizontalPodAutoscaler', spec, status)).object).toEqual({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      spec: {
+        scaleTargetRef: { kind: 'Deployment', name: 'web' },
+        minReplicas: 1,
+        maxReplicas: 10,
+        metrics: [
+          { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '200Mi' } } },
+          { type: 'ContainerResource', containerResource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 0 }, container: 'app' } },
+          { type: 'Pods', pods: { metric: { name: 'qps', selector: { matchLabels: { a: 'b' } } }, target: { type: 'AverageValue', averageValue: '10' } } },
+          { type: 'Object', object: { describedObject: { kind: 'Ingress', name: 'main', apiVersion: 'networking.k8s.io/v1' }, target: { type: 'Value', value: '2k' }, metric: { name: 'rps' } } },
+          { type: 'External', external: { metric: { name: 'queue' }, target: { type: 'Value', value: '30' } } },
+        ],
+        behavior: {
+          scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }] },
+          scaleDown: { stabilizationWindowSeconds: 300, tolerance: '0.05' },
+        },
+      },
+      status: {
+        observedGeneration: 0,
+        lastScaleTime: '2023-11-14T22:13:20Z',
+        currentReplicas: 2,
+        desiredReplicas: 4,
+        currentMetrics: [{ type: 'Resource', resource: { name: 'cpu', current: { averageValue: '450m', averageUtilization: 90 } } }],
+        conditions: [{ type: 'AbleToScale', status: 'True', reason: 'SucceededRescale', message: 'the HPA controller was able to update the target scale to 4' }],
+      },
+    });
+  });
+
+  it('decodes an autoscaling/v1 HorizontalPodAutoscaler status', () => {
+    const status = msg(3, num(1, 3), msg(2), num(3, 2), num(4, 2), num(5, 0));
+    expect(decodeProtobuf(body('autoscaling/v1', 'HorizontalPodAutoscaler', status)).object).toEqual({
+      apiVersion: 'autoscaling/v1',
+      kind: 'HorizontalPodAutoscaler',
+      status: { observedGeneration: 3, currentReplicas: 2, desiredReplicas: 2, currentCPUUtilizationPercentage: 0 },
+    });
+  });
 });

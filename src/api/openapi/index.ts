@@ -30,18 +30,27 @@ const RESOURCES: Resource[] = [
   { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, subresources: [] },
   { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, subresources: ['status', 'scale'] },
   { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, subresources: ['status', 'scale'] },
+  { group: 'apps', version: 'v1', kind: 'DaemonSet', plural: 'daemonsets', namespaced: true, subresources: ['status'] },
+  { group: 'apps', version: 'v1', kind: 'ControllerRevision', plural: 'controllerrevisions', namespaced: true, subresources: [] },
+  { group: 'autoscaling', version: 'v1', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true, subresources: ['status'] },
+  { group: 'autoscaling', version: 'v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true, subresources: ['status'] },
+  { group: 'batch', version: 'v1', kind: 'Job', plural: 'jobs', namespaced: true, subresources: ['status'] },
+  { group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true, subresources: ['status'] },
   { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, subresources: [] },
   { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, subresources: [] },
   { group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', plural: 'ingresses', namespaced: true, subresources: ['status'] },
   { group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', plural: 'ingressclasses', namespaced: false, subresources: [] },
+  { group: 'policy', version: 'v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true, subresources: ['status'] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', plural: 'roles', namespaced: true, subresources: [] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole', plural: 'clusterroles', namespaced: false, subresources: [] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', plural: 'rolebindings', namespaced: true, subresources: [] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRoleBinding', plural: 'clusterrolebindings', namespaced: false, subresources: [] },
 ];
 
-/** The schema package alias of a group ('' -> core, 'discovery.k8s.io' -> discovery). */
+/** The short name of a group ('' -> core, 'discovery.k8s.io' -> discovery), as operation ids and tags use it. */
 const pkgOf = (group: string) => group.split('.')[0] || 'core';
+/** The schema package alias of a group/version: the group's short name, with the version past v1 ('autoscalingv2'). */
+const schemaPkgOf = (r: { group: string; version: string }) => pkgOf(r.group) + (r.version === 'v1' ? '' : r.version);
 /** 'api/v1' or 'apis/apps/v1': the key of a group/version in the v3 index. */
 const docPathOf = (r: { group: string; version: string }) => (r.group ? `apis/${r.group}/${r.version}` : `api/${r.version}`);
 const capital = (s: string) => s[0].toUpperCase() + s.slice(1);
@@ -125,7 +134,7 @@ function resourcePaths(r: Resource): Record<string, Schema> {
   const prefix = '/' + docPathOf(r);
   const scope = r.namespaced ? '/namespaces/{namespace}' : '';
   const ns = r.namespaced ? 'Namespaced' : '';
-  const self = `${pkgOf(r.group)}.${r.kind}`;
+  const self = `${schemaPkgOf(r)}.${r.kind}`;
   const target = (suffix = '', schema = self, gvk = { group: r.group, version: r.version, kind: r.kind }): Target =>
     ({ gvk, schema, id: `${gvName}${ns}${r.kind}${suffix}`, tag: `${pkgOf(r.group)}_${r.version}` });
   const main = target();

@@ -4,104 +4,13 @@
 // shortened to one line. kubectl reads these for `explain`, for the
 // fieldValidation check of `apply`/`create`, and for strategic-merge-patch keys.
 
-export type Schema = { [key: string]: unknown };
+import {
+  API_VERSION, KIND, arr, bool, bytes, free, gvk, int, int64, intOrStr, keyed, kind, list, map, obj, quantities, ref,
+  schemaName, spec, status, str, strMap, strs, time, type Schema,
+} from './dsl.js';
+import { workloadSchemas } from './workload-schemas.js';
 
-/** Short package aliases used in ref names ('core.Pod' -> 'io.k8s.api.core.v1.Pod'). */
-const PACKAGES: Record<string, string> = {
-  core: 'io.k8s.api.core.v1',
-  apps: 'io.k8s.api.apps.v1',
-  coordination: 'io.k8s.api.coordination.v1',
-  discovery: 'io.k8s.api.discovery.v1',
-  networking: 'io.k8s.api.networking.v1',
-  policy: 'io.k8s.api.policy.v1',
-  rbac: 'io.k8s.api.rbac.v1',
-  autoscaling: 'io.k8s.api.autoscaling.v1',
-  meta: 'io.k8s.apimachinery.pkg.apis.meta.v1',
-  resource: 'io.k8s.apimachinery.pkg.api.resource',
-  intstr: 'io.k8s.apimachinery.pkg.util.intstr',
-  runtime: 'io.k8s.apimachinery.pkg.runtime',
-};
-
-/** The Kubernetes schema name for a short name such as 'apps.Deployment'. */
-export function schemaName(short: string): string {
-  const dot = short.indexOf('.');
-  const pkg = PACKAGES[short.slice(0, dot)];
-  if (!pkg) throw new Error(`unknown schema package in ${short}`);
-  return pkg + short.slice(dot);
-}
-
-export const REF_PREFIX = '#/components/schemas/';
-
-// ---- the DSL ----
-
-const described = (s: Schema, description?: string): Schema => (description ? { ...s, description } : s);
-const str = (d?: string) => described({ type: 'string' }, d);
-const int = (d?: string) => described({ type: 'integer', format: 'int32' }, d);
-const int64 = (d?: string) => described({ type: 'integer', format: 'int64' }, d);
-const bool = (d?: string) => described({ type: 'boolean' }, d);
-const bytes = (d?: string) => described({ type: 'string', format: 'byte' }, d);
-const ref = (short: string, d?: string) => described({ $ref: REF_PREFIX + schemaName(short) }, d);
-const arr = (items: Schema, d?: string) => described({ type: 'array', items }, d);
-const strs = (d?: string) => arr(str(), d);
-const map = (values: Schema, d?: string) => described({ type: 'object', additionalProperties: values }, d);
-const strMap = (d?: string) => map(str(), d);
-const quantities = (d?: string) => map(ref('resource.Quantity'), d);
-const time = (d?: string) => ref('meta.Time', d);
-const intOrStr = (d?: string) => ref('intstr.IntOrString', d);
-/** A part Kubernetes defines but skiff keeps free-form: accepted as is, never rejected. */
-const free = (d?: string) => described({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, d);
-
-function obj(description: string, properties: Record<string, Schema>, required?: string[]): Schema {
-  const s: Schema = { description, type: 'object', properties };
-  if (required) s.required = required;
-  return s;
-}
-
-/** A list merged by key in strategic merge patch and server-side apply. */
-function keyed(items: Schema, keys: string[], d: string, strategy = 'merge'): Schema {
-  return {
-    ...arr(items, d),
-    'x-kubernetes-list-type': 'map',
-    'x-kubernetes-list-map-keys': keys,
-    'x-kubernetes-patch-merge-key': keys[0],
-    'x-kubernetes-patch-strategy': strategy,
-  };
-}
-
-const GVK = 'x-kubernetes-group-version-kind';
-const API_VERSION = str('APIVersion defines the versioned schema of this representation of an object.');
-const KIND = str('Kind is a string value representing the REST resource this object represents. In CamelCase.');
-
-/** x-kubernetes-group-version-kind of `name` in group/version `gv` ('v1', 'apps/v1'). */
-function gvk(gv: string, name: string): Schema {
-  const [group, version] = gv.includes('/') ? gv.split('/') : ['', gv];
-  return { [GVK]: [{ group, kind: name, version }] };
-}
-
-/** A top-level kind: apiVersion, kind and metadata, plus its own fields. */
-function kind(gv: string, name: string, description: string, props: Record<string, Schema>, required?: string[]): Schema {
-  return {
-    ...obj(description, { apiVersion: API_VERSION, kind: KIND, metadata: ref('meta.ObjectMeta', "Standard object's metadata."), ...props }, required),
-    ...gvk(gv, name),
-  };
-}
-
-/** The List kind of `item` (a short schema name). */
-function list(gv: string, item: string): Schema {
-  const name = item.slice(item.indexOf('.') + 1);
-  return {
-    ...obj(`${name}List is a list of ${name} objects.`, {
-      apiVersion: API_VERSION,
-      items: arr(ref(item), `List of ${name} objects.`),
-      kind: KIND,
-      metadata: ref('meta.ListMeta', 'Standard list metadata.'),
-    }, ['items']),
-    ...gvk(gv, `${name}List`),
-  };
-}
-
-const spec = (short: string, what: string) => ref(short, `Specification of the desired behavior of the ${what}.`);
-const status = (short: string, what: string) => ref(short, `Most recently observed status of the ${what}. Read-only.`);
+export { REF_PREFIX, schemaName, type Schema } from './dsl.js';
 
 // ---- meta/v1 and friends ----
 
@@ -1331,6 +1240,8 @@ function rbacSchemas(): Record<string, Schema> {
 
 /** Every schema skiff knows, keyed by its full Kubernetes name (io.k8s.api.apps.v1.Deployment, ...). */
 export function allSchemas(): Record<string, Schema> {
-  const short = { ...metaSchemas(), ...podSchemas(), ...coreSchemas(), ...otherSchemas(), ...networkingSchemas(), ...rbacSchemas() };
+  const short = {
+    ...metaSchemas(), ...podSchemas(), ...coreSchemas(), ...otherSchemas(), ...workloadSchemas(), ...networkingSchemas(), ...rbacSchemas(),
+  };
   return Object.fromEntries(Object.entries(short).map(([name, s]) => [schemaName(name), s]));
 }

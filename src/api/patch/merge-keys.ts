@@ -63,6 +63,13 @@ const workload: StrategyTable = {
 
 const meta = under('metadata', objectMeta);
 
+/** A Job's spec, also the spec of a CronJob's jobTemplate. podFailurePolicy's and successPolicy's rules are atomic. */
+const jobSpec: StrategyTable = {
+  selector: { atomic: true },
+  ...under('template', podTemplateSpec),
+  'podFailurePolicy.rules[].onExitCodes.values': { set: true },
+};
+
 export const STRATEGIES: Record<string, StrategyTable> = {
   Pod: {
     ...meta,
@@ -73,6 +80,24 @@ export const STRATEGIES: Record<string, StrategyTable> = {
   },
   Deployment: { ...meta, ...workload },
   ReplicaSet: { ...meta, ...workload },
+  // updateStrategy has no patch strategy (unlike a Deployment's strategy, retainKeys).
+  DaemonSet: { ...meta, ...workload },
+  // data is a RawExtension: replaced whole.
+  ControllerRevision: meta,
+  // status.conditions: patchStrategy merge on type (+listType=atomic for server-side apply).
+  Job: {
+    ...meta,
+    ...under('spec', jobSpec),
+    ...under('status', conditions),
+    'status.uncountedTerminatedPods.succeeded': { set: true },
+    'status.uncountedTerminatedPods.failed': { set: true },
+  },
+  // status.active is +listType=atomic.
+  CronJob: { ...meta, ...under('spec.jobTemplate.metadata', objectMeta), ...under('spec.jobTemplate.spec', jobSpec) },
+  // spec.selector is patchStrategy replace, and a LabelSelector is +structType=atomic.
+  PodDisruptionBudget: { ...meta, 'spec.selector': { atomic: true }, ...under('status', conditions) },
+  // autoscaling/v2 (v1 has neither list): spec.metrics and status.currentMetrics are +listType=atomic.
+  HorizontalPodAutoscaler: { ...meta, ...under('status', conditions) },
   Service: {
     ...meta,
     'spec.ports': { key: 'port', moreKeys: { protocol: 'TCP' } },
