@@ -14,6 +14,8 @@
 //       backlog: as many pods no node takes, each tried once, then a pass with nothing changed
 //       deployment: scale a Deployment from 0, an idle pass over it
 //       nodeloss: lose 10% of the nodes under that Deployment (needs deployment)
+//       workloads: a DaemonSet over every node, then BENCH_CRONJOBS CronJobs due in the same minute
+//   BENCH_CRONJOBS (1000)                      CronJobs in the workloads step
 //   BENCH_MAX_PASSES (200)                     give up on a step after this many passes (a pass does at most batchSize)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,7 @@ import { migrate } from '../src/node/migrate.js';
 import { ManualClock } from '../src/store/clock.js';
 import { openClient } from '../src/store/db.js';
 import { Store, type WriteOp } from '../src/store/store.js';
+import { cronJobObjects, daemonSetObject, msToNextMinute } from './workloads.js';
 import { leaseObject, microTime, nodeObject, runKubelets, sampledClient, stamp } from './fixtures.js';
 
 interface Size {
@@ -47,8 +50,8 @@ function sizesFromEnv(): Size[] {
   });
 }
 
-type Step = 'scheduler' | 'backlog' | 'deployment' | 'nodeloss';
-const STEPS: Step[] = ['scheduler', 'backlog', 'deployment', 'nodeloss'];
+type Step = 'scheduler' | 'backlog' | 'deployment' | 'nodeloss' | 'workloads';
+const STEPS: Step[] = ['scheduler', 'backlog', 'deployment', 'nodeloss', 'workloads'];
 
 function stepsFromEnv(): Set<Step> {
   const names = (process.env.BENCH_STEPS || STEPS.join(',')).split(',').map((s) => s.trim());
@@ -61,6 +64,7 @@ function stepsFromEnv(): Set<Step> {
 const MAX_PASSES = Number(process.env.BENCH_MAX_PASSES || 200);
 const NS = 'bench';
 const COMMIT_BATCH = 2000;
+const CRONJOBS = Number(process.env.BENCH_CRONJOBS || 1000);
 const LOST_FRACTION = 0.1;
 const opts = defaultControlOptions;
 
@@ -414,6 +418,37 @@ async function loseNodes(c: Cluster): Promise<{ detect: Measured; replace: Measu
   return { detect, replace };
 }
 
+/** Pods owned by objects of `kind` (through their controller ownerReference), bound to a node. */
+function boundPodsOf(c: Cluster, kind: string): Promise<number> {
+  return c.count(
+    `SELECT COUNT(*) AS n FROM objects p WHERE p.kind = 'Pod' AND COALESCE(p.node_name, '') != ''
+      AND p.owner_uid IN (SELECT uid FROM objects WHERE kind = ?)`,
+    [kind],
+  );
+}
+
+/**
+ * A DaemonSet over every node (a pod each, bound and Running), then `cronJobs` CronJobs made in one
+ * minute and all due at the next: each makes its Job, each Job its pod, and the pods are bound.
+ */
+async function workloads(c: Cluster, cronJobs: number): Promise<Measured[]> {
+  const kubelet = () => c.kubelet();
+  await c.store.commit([{ op: 'create', object: daemonSetObject(NS, c.clock.now()) }]);
+  const ds = await measured(c, `daemonset: a pod on each of ${c.size.nodes} nodes, all bound`, c.size.nodes, () =>
+    c.passesUntil(async () => (await boundPodsOf(c, 'DaemonSet')) === c.size.nodes, kubelet),
+  );
+  const dsIdle = await idlePass(c, `a DaemonSet on ${c.size.nodes} nodes`);
+
+  await c.commitInBatches(cronJobObjects(NS, cronJobs, c.clock.now()).map((object) => ({ op: 'create' as const, object })));
+  await c.settle(kubelet);
+  c.clock.advance(msToNextMinute(c.clock.now()));
+  const cron = await measured(c, `cronjobs: ${cronJobs} due in the same minute, each Job's pod bound`, cronJobs, () =>
+    c.passesUntil(async () => (await boundPodsOf(c, 'Job')) === cronJobs, kubelet),
+  );
+  const cronIdle = await idlePass(c, `${cronJobs} CronJobs, their Jobs running`);
+  return [ds, dsIdle, cron, cronIdle];
+}
+
 // ---- report
 
 function markdownTable(head: string[], body: string[][]): string {
@@ -459,6 +494,10 @@ interface Figures {
   baseline?: Baseline;
   backlogIdle?: Measured;
   scale?: Measured;
+  ds?: Measured;
+  dsIdle?: Measured;
+  cron?: Measured;
+  cronIdle?: Measured;
 }
 
 async function benchSize(size: Size, steps: Set<Step>): Promise<Figures> {
@@ -506,6 +545,17 @@ async function benchSize(size: Size, steps: Set<Step>): Promise<Figures> {
     if (steps.has('nodeloss')) {
       const loss = await loseNodes(c);
       measuredSteps.push(loss.detect, loss.replace);
+    }
+    if (steps.has('workloads')) {
+      const [ds, dsIdle, cron, cronIdle] = await workloads(c, CRONJOBS);
+      measuredSteps.push(ds, dsIdle, cron, cronIdle);
+      if (baseline) {
+        ratios.push(
+          `daemonset rollout time / raw batch of ${size.pods} UPDATEs: ${(ds.stats.passMs / baseline.batchMs).toFixed(1)}x`,
+          `cronjobs (${CRONJOBS} Jobs and pods) time / raw batch of ${size.pods} UPDATEs: ${(cron.stats.passMs / baseline.batchMs).toFixed(1)}x`,
+        );
+      }
+      Object.assign(figures, { ds, dsIdle, cron, cronIdle });
     }
 
     console.log('');
@@ -563,6 +613,20 @@ function goals(all: Figures[]): string {
     if (f.scale) {
       const was = f.size.nodes === 1000 && f.size.pods === 10_000 ? ', as fast as can be (was 22.8 s)' : '';
       rows.push([`Deployment scaled 0 -> ${f.size.pods.toLocaleString('en')}, all bound${was} (${at})`, `${(f.scale.stats.passMs / 1000).toFixed(1)} s${f.scale.problem ? ` (${f.scale.problem})` : ''}`, '-']);
+    }
+    // Issue 12: the new controllers keep a pass bounded (round trips per pass) at this size.
+    for (const m of [f.ds, f.cron]) {
+      if (!m) continue;
+      const perPass = m.stats.roundTrips / Math.max(1, m.stats.passes);
+      rows.push([
+        `${m.step}: round trips per pass stay bounded (${at})`,
+        `${m.stats.passes} passes, ${perPass.toFixed(1)} round trips per pass, ${(m.stats.passMs / 1000).toFixed(1)} s, heap peak ${(m.heapPeak / 2 ** 20).toFixed(0)} MiB${m.problem ? ` (${m.problem})` : ''}`,
+        yes(!m.problem && perPass <= CONTROLLERS.length * 3 + 1),
+      ]);
+    }
+    for (const m of [f.dsIdle, f.cronIdle]) {
+      if (!m) continue;
+      rows.push([`${m.step}: writes nothing (${at})`, `${m.stats.writes} writes, ${m.stats.roundTrips} round trips, ${m.stats.passMs.toFixed(0)} ms`, yes(m.stats.writes === 0)]);
     }
   }
   return markdownTable(['goal', 'measured', 'met'], rows);

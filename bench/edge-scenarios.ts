@@ -9,6 +9,7 @@ import { NS, renewLeases, replicasOf, type BuiltCluster, type ClusterSize } from
 import { runKubelets } from './fixtures.js';
 import { measuredPass, type PassFigures } from './edge-pass.js';
 import type { HeapPeak, Target } from './edge-target.js';
+import { cronJobObjects, daemonSetObject, msToNextMinute } from './workloads.js';
 
 export interface Scenario {
   name: string;
@@ -18,6 +19,8 @@ export interface Scenario {
 }
 
 const LOST_FRACTION = 0.1;
+/** CronJobs due in the same minute (issue 12's goal: 1,000 fit one cron invocation's limits). */
+const CRONJOBS = 1000;
 
 /** Passes until one writes nothing (or `maxPasses`), the kubelets that are up running between them. */
 async function passesUntilIdle(t: Target, clock: ManualClock, heap: HeapPeak, maxPasses: number, down: string[], opts: ControlOptions): Promise<{ passes: PassFigures[]; settled: boolean }> {
@@ -61,6 +64,16 @@ export async function runScenarios(
   const [scaled] = await t.store.commit([{ op: 'update', object: doubled, rv: Number(d.metadata!.resourceVersion) }]);
   if (!scaled.ok) throw new Error('scaling the Deployment failed');
   record(`Deployment ${name} scaled ${replicasOf(size, 0)} -> ${2 * replicasOf(size, 0)}`, await passesUntilIdle(t, clock, heap, maxPasses, [], opts));
+
+  const [ds] = await t.store.commit([{ op: 'create', object: daemonSetObject(NS, clock.now()) }]);
+  if (!ds.ok) throw new Error('creating the DaemonSet failed');
+  record(`DaemonSet over ${size.nodes} nodes`, await passesUntilIdle(t, clock, heap, maxPasses, [], opts));
+
+  const made = await t.store.commit(cronJobObjects(NS, CRONJOBS, clock.now()).map((object) => ({ op: 'create' as const, object })));
+  if (made.some((r) => !r.ok)) throw new Error('creating the CronJobs failed');
+  await passesUntilIdle(t, clock, heap, maxPasses, [], opts);
+  clock.advance(msToNextMinute(clock.now()));
+  record(`${CRONJOBS} CronJobs due in the same minute`, await passesUntilIdle(t, clock, heap, maxPasses, [], opts));
 
   const lost = cluster.nodeNames.slice(0, Math.max(1, Math.round(size.nodes * LOST_FRACTION)));
   clock.advance((opts.nodeMonitorGracePeriodSeconds + 1) * 1000);

@@ -144,6 +144,27 @@ async function openCluster(pods: number): Promise<Cluster> {
     });
     await request(`/api/v1/namespaces/${NS}/services`, 'POST', service(`rs-${i}`));
   }
+  // Issue 12's kinds, a tenth as many as pods each (a hundred at 1,000 pods): a DaemonSet over every
+  // node, CronJobs every minute (each with its Job running once due), budgets over the ReplicaSets,
+  // and autoscalers on them that find no metrics.
+  await request(`/apis/apps/v1/namespaces/${NS}/daemonsets`, 'POST', {
+    apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'collector' },
+    spec: { selector: { matchLabels: { app: 'collector' } }, template: template('collector', 'img:1') },
+  });
+  for (let i = 0; i < pods / 10; i++) {
+    await request(`/apis/batch/v1/namespaces/${NS}/cronjobs`, 'POST', {
+      apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: `report-${i}` },
+      spec: { schedule: '*/1 * * * *', concurrencyPolicy: 'Forbid', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: template('x', 'img:1').spec.containers } } } } },
+    });
+    const rs = `rs-${i % Math.max(1, pods / 2 / size)}`;
+    await request(`/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets`, 'POST', {
+      apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: `budget-${i}` }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: rs } } },
+    });
+    await request(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers`, 'POST', {
+      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: `scaler-${i}` },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs }, minReplicas: 1, maxReplicas: 1000, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }] },
+    });
+  }
   await settle(c);
   return c;
 }
@@ -153,7 +174,8 @@ async function openCluster(pods: number): Promise<Cluster> {
  * without a podCIDR (node IPAM), a ReplicaSet
  * vanishes without its pods (garbage collector), a namespace with something in it is deleted
  * (namespace), another is made (serviceaccount), the Deployment gets a new image (deployment), ReplicaSets are scaled up and down
- * (replicaset), new pods wait for nodes (scheduler) and pods' readiness changes (endpoints).
+ * (replicaset), new pods wait for nodes (scheduler) and pods' readiness changes (endpoints), and
+ * issue 12's controllers each get theirs (below).
  */
 async function giveWork(c: Cluster): Promise<void> {
   await c.request('/api/v1/namespaces', 'POST', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'scratch' } });
@@ -189,9 +211,21 @@ async function giveWork(c: Cluster): Promise<void> {
   expect((await c.store.commit(joining(c.clock, joined))).every((r) => r.ok)).toBe(true);
   c.nodes.push(joined);
 
-  // node-0 goes quiet: past node-monitor-grace-period, the others having renewed their leases.
+  // A budget and an autoscaler for the Deployment (disruption and horizontal-pod-autoscaler write their status).
+  await c.request(`/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets`, 'POST', {
+    apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web' }, spec: { minAvailable: '50%', selector: { matchLabels: { app: 'web' } } },
+  });
+  await c.request(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers`, 'POST', {
+    apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'web' },
+    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 1, maxReplicas: 1000 },
+  });
+
+  // node-0 goes quiet: past node-monitor-grace-period, the others having renewed their leases. The
+  // clock then stops one second past a minute: every CronJob is due (cronjob), and their Jobs make
+  // pods (job); the node that joined gets the DaemonSet's pod (daemonset).
   c.lost.add(c.nodes[0]);
   c.clock.advance((defaultControlOptions.nodeMonitorGracePeriodSeconds + 10) * 1000);
+  c.clock.advance(60_000 - (c.clock.now().getTime() % 60_000) + 1000);
   await kubelets(c);
 }
 
