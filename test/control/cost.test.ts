@@ -144,25 +144,29 @@ async function openCluster(pods: number): Promise<Cluster> {
     });
     await request(`/api/v1/namespaces/${NS}/services`, 'POST', service(`rs-${i}`));
   }
-  // Issue 12's kinds, a tenth as many as pods each (a hundred at 1,000 pods): a DaemonSet over every
-  // node, CronJobs every minute (each with its Job running once due), budgets over the ReplicaSets,
-  // and autoscalers on them that find no metrics.
+  // Issue 12's kinds, as many of each as pods (1,000 at the larger size): a DaemonSet over every
+  // node; CronJobs, a tenth every minute (each with its Job running once due) and the rest yearly;
+  // budgets over the ReplicaSets, and autoscalers on them that find no metrics.
   await request(`/apis/apps/v1/namespaces/${NS}/daemonsets`, 'POST', {
     apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'collector' },
     spec: { selector: { matchLabels: { app: 'collector' } }, template: template('collector', 'img:1') },
   });
-  for (let i = 0; i < pods / 10; i++) {
+  const sets = Math.max(1, pods / 2 / size);
+  for (let i = 0; i < pods; i++) {
     await request(`/apis/batch/v1/namespaces/${NS}/cronjobs`, 'POST', {
       apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: `report-${i}` },
-      spec: { schedule: '*/1 * * * *', concurrencyPolicy: 'Forbid', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: template('x', 'img:1').spec.containers } } } } },
+      spec: {
+        schedule: i % 10 === 0 ? '*/1 * * * *' : '0 0 1 1 *',
+        concurrencyPolicy: 'Forbid',
+        jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: template('x', 'img:1').spec.containers } } } },
+      },
     });
-    const rs = `rs-${i % Math.max(1, pods / 2 / size)}`;
     await request(`/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets`, 'POST', {
-      apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: `budget-${i}` }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: rs } } },
+      apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: `budget-${i}` }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: `rs-${i % sets}` } } },
     });
     await request(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers`, 'POST', {
       apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: `scaler-${i}` },
-      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs }, minReplicas: 1, maxReplicas: 1000, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }] },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${i % sets}` }, minReplicas: 1, maxReplicas: 1000, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }] },
     });
   }
   await settle(c);
