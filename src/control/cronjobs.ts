@@ -6,7 +6,7 @@ import { deepEqual } from '../kinds/validation.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import { eventObject, type PassContext } from './context.js';
 import { deleteOp } from './deletion.js';
-import { groupBy, SET_ROWS } from './pod-rows.js';
+import { Budget, groupBy, SET_ROWS } from './pod-rows.js';
 
 // The CronJob controller (kube-controller-manager's cronjob controller v2): at each schedule time it
 // makes a Job from the template, named for that time (NAME-<minutes since the epoch>, so a racing pass
@@ -214,16 +214,6 @@ interface Writes {
   events: KObject[];
 }
 
-/** The budget of Jobs created or deleted this pass (batchSize). */
-class Budget {
-  constructor(private left: number) {}
-  take(): boolean {
-    if (this.left <= 0) return false;
-    this.left--;
-    return true;
-  }
-}
-
 /** One CronJob's reconcile: cleanupFinishedJobs, then syncCronJob, as Kubernetes runs them. */
 function reconcileCronJob(ctx: PassContext, cj: KObject, due: number | null, marker: string | null, jobs: JobRow[], budget: Budget, out: Writes): void {
   const now = ctx.now().getTime();
@@ -242,7 +232,7 @@ function reconcileCronJob(ctx: PassContext, cj: KObject, due: number | null, mar
 
   /** deleteJob: the Job goes (Background: its pods follow), and out of the active list. */
   const removeJob = (j: JobRow): boolean => {
-    if (!budget.take()) return false;
+    if (!budget.take(1)) return false;
     const op = deleteOp(j.whole ?? { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: j.name, namespace: j.namespace, resourceVersion: String(j.rv) } }, ctx.now());
     if (op) out.deletions.push(op);
     active = active.filter((r) => r.uid !== j.uid);
@@ -338,7 +328,7 @@ function reconcileCronJob(ctx: PassContext, cj: KObject, due: number | null, mar
     // Made by an earlier pass whose status write did not land: listed now, not made again.
     if (!active.some((r) => r.uid === existing.uid)) active.push({ kind: 'Job', namespace: existing.namespace, name: existing.name, uid: existing.uid, apiVersion: 'batch/v1' });
   } else {
-    if (!budget.take()) return finish();
+    if (!budget.take(1)) return finish();
     const job = (made = jobFromTemplate(ctx, cj, scheduled, zone));
     active.push(refOf(job));
     tooManyMissed();

@@ -12,7 +12,7 @@ import {
   failedKillsSql, orphansSql, podsByUid, READS, toNode, toOrphanGroup, toPod, type OrphanGroup, type OwnedPod,
 } from './daemonset-reads.js';
 import { failedMessage, failedNodeOf, inBackoff, syncDaemonSet, type DaemonStatusCounts, type Deletion } from './daemonset-sync.js';
-import { commitSets, groupBy, ownedPodCountGuard, SET_ROWS } from './pod-rows.js';
+import { Budget, commitSets, groupBy, ownedPodCountGuard, SET_ROWS } from './pod-rows.js';
 import type { IntOrString } from './rollout.js';
 import type { Statement } from './replicaset-pods.js';
 
@@ -40,17 +40,6 @@ interface DaemonSetSpec {
   revisionHistoryLimit?: number;
   updateStrategy?: { type?: string; rollingUpdate?: { maxSurge?: IntOrString; maxUnavailable?: IntOrString } };
   template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string>; finalizers?: string[] }; spec?: Record<string, any> };
-}
-
-/** What is left of the pass's batchSize: each pod created, deleted, adopted or released takes one. */
-class Budget {
-  constructor(private left: number) {}
-
-  take(wanted: number): number {
-    const n = Math.max(0, Math.min(wanted, this.left));
-    this.left -= n;
-    return n;
-  }
 }
 
 function randomSuffix(): string {

@@ -20,7 +20,7 @@ import { backoffRemainingMs, matchPodFailurePolicy, matchSuccessPolicy, podFinis
 import {
   activeOrTrackedPodsSql, activePodsSql, finishedTrackedPodsSql, lastFailedPodPerIndexSql, type JobCounts,
 } from './job-reads.js';
-import { ownedPodCountGuard, SET_ROWS } from './pod-rows.js';
+import { Budget, ownedPodCountGuard, SET_ROWS } from './pod-rows.js';
 import type { Statement } from './replicaset-pods.js';
 
 export const COMPONENT = 'job-controller';
@@ -31,17 +31,6 @@ const MAX_RELEASED = SET_ROWS - 1;
 /** The most failed pods read to work out the failures of an Indexed Job's indexes. */
 const MAX_FAILED_INDEXED_READ = 500;
 const JOB_CONTROLLER = 'kubernetes.io/job-controller';
-
-/** What is left of the pass's batchSize of pods read whole and created. */
-export class Budget {
-  constructor(private left: number) {}
-
-  take(wanted: number): number {
-    const n = Math.max(0, Math.min(wanted, this.left));
-    this.left -= n;
-    return n;
-  }
-}
 
 type ReadKind = 'finished' | 'all' | 'active' | 'failedIndexed';
 

@@ -4,7 +4,8 @@ import { objectOf, type WriteOp } from '../store/store.js';
 import { eventObject, type PassContext } from './context.js';
 import { lettingGoOp } from './job-pods.js';
 import { expiredJobsSql, jobCountsSql, jobsSql, NO_PODS, podsToLetGoSql, toJobCounts } from './job-reads.js';
-import { Budget, COMPONENT, JobSync } from './job-sync.js';
+import { COMPONENT, JobSync } from './job-sync.js';
+import { Budget } from './pod-rows.js';
 
 // The Job controller (kube-controller-manager's job controller) and the TTL-after-finished
 // controller: each unfinished Job gets its pods created, deleted and counted (./job-sync.ts), a

@@ -122,3 +122,14 @@ function pieces<T>(items: T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** What is left of a pass's batchSize: each object a controller creates, deletes or reads whole takes one. */
+export class Budget {
+  constructor(private left: number) {}
+
+  take(wanted: number): number {
+    const n = Math.max(0, Math.min(wanted, this.left));
+    this.left -= n;
+    return n;
+  }
+}

@@ -5,7 +5,7 @@ import { selectorMatches, type LabelSelector } from '../kinds/validation.js';
 import { objectOf, type WriteOp } from '../store/store.js';
 import { eventObject, type PassContext } from './context.js';
 import { deleteOp, releaseOp } from './deletion.js';
-import { commitSets, groupBy, ownedPodCountGuard, SET_ROWS } from './pod-rows.js';
+import { Budget, commitSets, groupBy, ownedPodCountGuard, SET_ROWS } from './pod-rows.js';
 import {
   ORPHAN_GROUPS_SQL,
   orphanPodsSql,
@@ -38,17 +38,6 @@ interface RSSpec {
   minReadySeconds?: number;
   selector?: LabelSelector;
   template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
-}
-
-/** What is left of the pass's batchSize: each pod created, deleted, adopted or released takes one. */
-class Budget {
-  constructor(private left: number) {}
-
-  take(wanted: number): number {
-    const n = Math.max(0, Math.min(wanted, this.left));
-    this.left -= n;
-    return n;
-  }
 }
 
 // A ReplicaSet's deletions in one pass form a chain: the first is conditional on the owner still

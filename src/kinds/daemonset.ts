@@ -5,8 +5,9 @@ import type { Cause, KindDef } from './types.js';
 import { age, containerCells, formatLabels, formatLabelSelector } from './format.js';
 import { defaultPodTemplate, validatePodTemplateSpec } from './podspec.js';
 import {
-  deepEqual, forbidden, goLabelSelector, invalid, isValidPercent, notSupported, required, selectorIsEmpty, selectorMatches,
-  validateImmutable, validateLabelSelector, validateMetadata, validateNonnegative, IS_NEGATIVE_ERROR,
+  deepEqual, forbidden, goLabelSelector, intOrPercentValue, invalid, invalidIntOrString, notSupported, percentValue, required,
+  selectorIsEmpty, selectorMatches, validateImmutable, validateLabelSelector, validateMetadata, validateNonnegative,
+  validatePositiveIntOrPercent,
 } from './validation.js';
 
 /**
@@ -48,33 +49,6 @@ function defaultDaemonSet(ds: any): void {
 function prepareDaemonSetUpdate(ds: any, old: any): void {
   const previous = templateGeneration(old) ?? 1;
   setTemplateGeneration(ds, deepEqual(ds.spec?.template, old.spec?.template) ? previous : previous + 1);
-}
-
-/** intstr.IntOrString as %#v prints it in field errors. */
-function goIntOrString(v: unknown): string {
-  return typeof v === 'string'
-    ? `intstr.IntOrString{Type:1, IntVal:0, StrVal:${JSON.stringify(v)}}`
-    : `intstr.IntOrString{Type:0, IntVal:${Number(v ?? 0)}, StrVal:""}`;
-}
-
-function invalidIntOrString(field: string, value: unknown, detail: string): Cause {
-  return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${goIntOrString(value)}: ${detail}` };
-}
-
-/** getPercentValue: the number of a valid percentage ("25%" -> 25), undefined for anything else. */
-function percentValue(v: unknown): number | undefined {
-  return typeof v === 'string' && isValidPercent(v).length === 0 ? Number.parseInt(v, 10) : undefined;
-}
-
-/** getIntOrPercentValue: a percentage's number, else the value as IntValue reads it (strconv.Atoi, 0 when it fails). */
-function intOrPercentValue(v: unknown): number {
-  if (typeof v === 'string') return percentValue(v) ?? (/^[+-]?\d+$/.test(v) ? Number(v) : 0);
-  return typeof v === 'number' ? v : 0;
-}
-
-function validatePositiveIntOrPercent(v: unknown, field: string): Cause[] {
-  if (typeof v === 'string') return isValidPercent(v).map((m) => invalidIntOrString(field, v, m));
-  return typeof v === 'number' && v < 0 ? [invalid(field, v, IS_NEGATIVE_ERROR)] : [];
 }
 
 function isNotMoreThan100Percent(v: unknown, field: string): Cause[] {

@@ -4,8 +4,8 @@ import type { Cause, KindDef } from './types.js';
 import { age, containerCells, selectorString } from './format.js';
 import { defaultPodTemplate, validateReplicatedSpec } from './podspec.js';
 import {
-  forbidden, goLabelSelector, invalid, isValidPercent, notSupported, required, validateImmutable, validateMetadata,
-  validateNonnegative, IS_NEGATIVE_ERROR,
+  forbidden, goLabelSelector, intOrPercentValue, invalid, invalidIntOrString, notSupported, required, validateImmutable,
+  validateMetadata, validateNonnegative, validatePositiveIntOrPercent,
 } from './validation.js';
 
 function defaultDeployment(d: any): void {
@@ -22,27 +22,6 @@ function defaultDeployment(d: any): void {
   spec.revisionHistoryLimit ??= 10;
   spec.progressDeadlineSeconds ??= 600;
   defaultPodTemplate(spec.template ??= {});
-}
-
-/** intstr.IntOrString as %#v prints it in field errors. */
-function goIntOrString(v: unknown): string {
-  return typeof v === 'string'
-    ? `intstr.IntOrString{Type:1, IntVal:0, StrVal:${JSON.stringify(v)}}`
-    : `intstr.IntOrString{Type:0, IntVal:${Number(v ?? 0)}, StrVal:""}`;
-}
-
-function invalidIntOrString(field: string, value: unknown, detail: string): Cause {
-  return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${goIntOrString(value)}: ${detail}` };
-}
-
-/** The number an int-or-percent names (25 for "25%"), as getIntOrPercentValue does. */
-function intOrPercentValue(v: unknown): number {
-  return typeof v === 'string' ? Number.parseInt(v.replace(/%$/, ''), 10) || 0 : Number(v ?? 0);
-}
-
-function validatePositiveIntOrPercent(v: unknown, field: string): Cause[] {
-  if (typeof v === 'string') return isValidPercent(v).map((m) => invalidIntOrString(field, v, m));
-  return typeof v === 'number' && v < 0 ? [invalid(field, v, IS_NEGATIVE_ERROR)] : [];
 }
 
 function validateStrategy(strategy: any): Cause[] {

@@ -3,7 +3,7 @@
 // as IfHealthyBudget, and a budget with neither minAvailable nor maxUnavailable allows no disruption.
 import type { Cause, KindDef } from './types.js';
 import { age } from './format.js';
-import { invalid, isValidPercent, notSupported, validateLabelSelector, validateMetadata, IS_NEGATIVE_ERROR, type LabelSelector } from './validation.js';
+import { invalid, invalidIntOrString, isValidPercent, notSupported, validateLabelSelector, validateMetadata, IS_NEGATIVE_ERROR, type LabelSelector } from './validation.js';
 
 export const UNHEALTHY_POD_EVICTION_POLICIES = ['AlwaysAllow', 'IfHealthyBudget'] as const;
 
@@ -73,17 +73,6 @@ export function conditionsAreUpToDate(status: PodDisruptionBudgetStatus, generat
   return (status.disruptionsAllowed ?? 0) > 0
     ? c.status === 'True' && c.reason === 'SufficientPods'
     : c.status === 'False' && c.reason === 'InsufficientPods';
-}
-
-/** intstr.IntOrString as %#v prints it in field errors. */
-function goIntOrString(v: unknown): string {
-  return typeof v === 'string'
-    ? `intstr.IntOrString{Type:1, IntVal:0, StrVal:${JSON.stringify(v)}}`
-    : `intstr.IntOrString{Type:0, IntVal:${Number(v ?? 0)}, StrVal:""}`;
-}
-
-function invalidIntOrString(field: string, value: unknown, detail: string): Cause {
-  return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${goIntOrString(value)}: ${detail}` };
 }
 
 /** ValidatePositiveIntOrPercent and IsNotMoreThan100Percent. */

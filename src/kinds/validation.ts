@@ -203,6 +203,35 @@ export function isValidPercent(value: string): string[] {
   return PERCENT.test(value) ? [] : [regexError("a valid percent string must be a numeric string followed by an ending '%'", PERCENT_FMT, '1%', '93%')];
 }
 
+/** intstr.IntOrString as %#v prints it in field errors. */
+function goIntOrString(v: unknown): string {
+  return typeof v === 'string'
+    ? `intstr.IntOrString{Type:1, IntVal:0, StrVal:${JSON.stringify(v)}}`
+    : `intstr.IntOrString{Type:0, IntVal:${Number(v ?? 0)}, StrVal:""}`;
+}
+
+/** field.Invalid for an int-or-string value, printed as Go prints it. */
+export function invalidIntOrString(field: string, value: unknown, detail: string): Cause {
+  return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${goIntOrString(value)}: ${detail}` };
+}
+
+/** getPercentValue: the number of a valid percentage ("25%" -> 25), undefined for anything else. */
+export function percentValue(v: unknown): number | undefined {
+  return typeof v === 'string' && isValidPercent(v).length === 0 ? Number.parseInt(v, 10) : undefined;
+}
+
+/** getIntOrPercentValue: a percentage's number, else the value as IntValue reads it (strconv.Atoi, 0 when it fails). */
+export function intOrPercentValue(v: unknown): number {
+  if (typeof v === 'string') return percentValue(v) ?? (/^[+-]?\d+$/.test(v) ? Number(v) : 0);
+  return typeof v === 'number' ? v : 0;
+}
+
+/** ValidatePositiveIntOrPercent. */
+export function validatePositiveIntOrPercent(v: unknown, field: string): Cause[] {
+  if (typeof v === 'string') return isValidPercent(v).map((m) => invalidIntOrString(field, v, m));
+  return typeof v === 'number' && v < 0 ? [invalid(field, v, IS_NEGATIVE_ERROR)] : [];
+}
+
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
 
 export function isIPv4(value: string): boolean {
