@@ -194,6 +194,38 @@ describe('patch types', () => {
       const uncordoned = await core.patchNode({ name: 'smp-node', body: { spec: { unschedulable: null } } }, as(PatchStrategy.StrategicMergePatch));
       expect(uncordoned.spec?.unschedulable).toBeUndefined();
     });
+    it('replaces a budget\'s selector whole (patchStrategy replace) and reads back only the new one', async () => {
+      const path = `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets`;
+      const created = await api.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          apiVersion: 'policy/v1',
+          kind: 'PodDisruptionBudget',
+          metadata: { name: 'smp-pdb' },
+          spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } },
+        }),
+      });
+      expect(created.status).toBe(201);
+      const expressions = [{ key: 'tier', operator: 'In', values: ['front', 'edge'] }];
+      const patched = await api.request(`${path}/smp-pdb`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/strategic-merge-patch+json' },
+        body: JSON.stringify({ spec: { selector: { matchExpressions: expressions } } }),
+      });
+      expect(patched.status).toBe(200);
+      expect((await patched.json()).spec.selector).toEqual({ matchExpressions: expressions });
+      const read = await (await api.request(`${path}/smp-pdb`)).json();
+      expect(read.spec).toMatchObject({ minAvailable: 1, selector: { matchExpressions: expressions } });
+      expect(read.spec.selector.matchLabels).toBeUndefined();
+      // A JSON merge patch still merges into the selector.
+      const merged = await api.request(`${path}/smp-pdb`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/merge-patch+json' },
+        body: JSON.stringify({ spec: { selector: { matchLabels: { app: 'web' } } } }),
+      });
+      expect((await merged.json()).spec.selector).toEqual({ matchLabels: { app: 'web' }, matchExpressions: expressions });
+    });
   });
 
   describe('server-side apply', () => {

@@ -140,4 +140,27 @@ describe.skipIf(!hasKubectl)('kubectl apply (needs /usr/bin/kubectl)', () => {
     expect(await k(['apply', '--server-side', '--force-conflicts', '-f', '-'], deployment(ns, 'web', { replicas: 2, image: 'nginx:1.25' }))).toBe('deployment.apps/web serverside-applied\n');
     expect(await jsonpath('{.spec.replicas}', 'deployment', 'web', '-n', ns)).toBe('2');
   });
+
+  it('replaces a budget\'s selector whole, client-side (patchStrategy replace) and server-side (atomic)', async () => {
+    const ns = 'ap-pdb';
+    await k(['create', 'namespace', ns]);
+    const budget = (name: string, selector: object) =>
+      JSON.stringify({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name, namespace: ns }, spec: { minAvailable: 1, selector } });
+    const labels = { matchLabels: { app: 'web' } };
+    const expressions = { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }] };
+    expect(await k(['apply', '-f', '-'], budget('web', labels))).toBe('poddisruptionbudget.policy/web created\n');
+    // kubectl sends the whole new selector; the server replaces the old one with it instead of merging.
+    expect(await k(['apply', '-f', '-'], budget('web', expressions))).toBe('poddisruptionbudget.policy/web configured\n');
+    const changed = await getJson('pdb', 'web', '-n', ns);
+    expect(changed.spec).toEqual({ minAvailable: 1, selector: expressions });
+    // As against Kubernetes, kubectl's patch always carries a replace field, so a re-apply says
+    // "configured"; the object does not change.
+    expect(await k(['apply', '-f', '-'], budget('web', expressions))).toBe('poddisruptionbudget.policy/web configured\n');
+    const again = await getJson('pdb', 'web', '-n', ns);
+    expect([again.spec, again.metadata.generation]).toEqual([changed.spec, changed.metadata.generation]);
+
+    await k(['apply', '--server-side', '-f', '-'], budget('ssa', labels));
+    await k(['apply', '--server-side', '-f', '-'], budget('ssa', expressions));
+    expect((await getJson('pdb', 'ssa', '-n', ns)).spec).toEqual({ minAvailable: 1, selector: expressions });
+  });
 });

@@ -149,6 +149,32 @@ describe('strategic merge patch', () => {
     expect(codeOf(() => smp('Deployment', deployment(), { spec: { strategy: { $retainKeys: ['type'], other: 1 } } }))).toBe(400);
   });
 
+  it('replaces a patchStrategy replace struct whole: a budget\'s selector (policy/v1)', () => {
+    const pdb = () => ({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } },
+    });
+    const expressions = [{ key: 'tier', operator: 'In', values: ['front'] }];
+    const out = smp('PodDisruptionBudget', pdb(), { spec: { selector: { matchExpressions: expressions } } }) as any;
+    expect(out.spec).toEqual({ minAvailable: 1, selector: { matchExpressions: expressions } });
+    // The patch value is taken as it is, its nulls dropped (as decoding drops them in Kubernetes).
+    const nulls = smp('PodDisruptionBudget', pdb(), { spec: { selector: { matchLabels: { app: 'api', x: null }, matchExpressions: null } } }) as any;
+    expect(nulls.spec.selector).toEqual({ matchLabels: { app: 'api' } });
+    // An empty selector (every pod of the namespace) replaces too; null still deletes.
+    expect((smp('PodDisruptionBudget', pdb(), { spec: { selector: {} } }) as any).spec.selector).toEqual({});
+    expect((smp('PodDisruptionBudget', pdb(), { spec: { selector: null } }) as any).spec).toEqual({ minAvailable: 1 });
+    // Siblings still merge, and $retainKeys on the parent map still applies.
+    const retained = smp('PodDisruptionBudget', pdb(), {
+      spec: { $retainKeys: ['maxUnavailable', 'selector'], maxUnavailable: 1, selector: { matchLabels: { app: 'web2' } } },
+    }) as any;
+    expect(retained.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { app: 'web2' } } });
+    // A workload's selector has no patch strategy: strategic merge merges into it.
+    const merged = smp('Deployment', deployment(), { spec: { selector: { matchExpressions: expressions } } }) as any;
+    expect(merged.spec.selector).toEqual({ matchLabels: { app: 'web' }, matchExpressions: expressions });
+  });
+
   it('merges finalizers as a set and deletes with $deleteFromPrimitiveList', () => {
     const current = { metadata: { name: 'x', finalizers: ['a', 'b'] } };
     expect((smp('ConfigMap', current, { metadata: { finalizers: ['c', 'a'] } }) as any).metadata.finalizers).toEqual(['c', 'a', 'b']);

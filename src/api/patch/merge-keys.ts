@@ -2,8 +2,9 @@
 // (patchStrategy/patchMergeKey, +listType/+listMapKey, +structType=atomic).
 // Paths are field names joined by '.', with '[]' after a list to step into its
 // items: 'spec.containers[].ports'. A list not in the table is atomic: strategic
-// merge replaces it, server-side apply owns it whole. `$retainKeys` needs no
-// entry: the server honours it wherever a patch carries it.
+// merge replaces it, server-side apply owns it whole. A map or struct merges
+// key by key under strategic merge unless marked `replace`. `$retainKeys`
+// needs no entry: the server honours it wherever a patch carries it.
 
 export interface FieldStrategy {
   /** List of objects merged per item by this key (patchStrategy merge). */
@@ -14,6 +15,12 @@ export interface FieldStrategy {
   set?: true;
   /** Struct owned and replaced whole by server-side apply (+structType=atomic). */
   atomic?: true;
+  /**
+   * Map or struct that strategic merge replaces whole instead of merging into
+   * (patchStrategy replace on a non-list field). Server-side apply ignores it:
+   * such a field is granular there unless also `atomic`.
+   */
+  replace?: true;
 }
 
 export type StrategyTable = Record<string, FieldStrategy>;
@@ -94,8 +101,10 @@ export const STRATEGIES: Record<string, StrategyTable> = {
   },
   // status.active is +listType=atomic.
   CronJob: { ...meta, ...under('spec.jobTemplate.metadata', objectMeta), ...under('spec.jobTemplate.spec', jobSpec) },
-  // spec.selector is patchStrategy replace, and a LabelSelector is +structType=atomic.
-  PodDisruptionBudget: { ...meta, 'spec.selector': { atomic: true }, ...under('status', conditions) },
+  // spec.selector is patchStrategy replace (policy/v1 only; skiff serves no v1beta1 budgets), and a
+  // LabelSelector is +structType=atomic (x-kubernetes-map-type atomic) for server-side apply.
+  // No other field of the kinds served here is patchStrategy replace.
+  PodDisruptionBudget: { ...meta, 'spec.selector': { replace: true, atomic: true }, ...under('status', conditions) },
   // autoscaling/v2 (v1 has neither list): spec.metrics and status.currentMetrics are +listType=atomic.
   HorizontalPodAutoscaler: { ...meta, ...under('status', conditions) },
   Service: {

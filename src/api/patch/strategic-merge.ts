@@ -1,7 +1,8 @@
 // Strategic merge patch, as k8s.io/apimachinery/pkg/util/strategicpatch applies
 // it on the server: lists with a merge key merge per item, lists of primitives
 // with patchStrategy merge are sets, other lists are replaced; null deletes a
-// key; directives $patch (replace|delete, in maps and list items),
+// key; maps marked replace (patchStrategy replace) are replaced whole; directives
+// $patch (replace|delete, in maps and list items),
 // $retainKeys, $setElementOrder/<list> and $deleteFromPrimitiveList/<list>.
 import { strategiesOf, type FieldStrategy, type StrategyTable } from './merge-keys.js';
 import { PatchError, clone, deepEqual, isObject, own, put, type JsonObject } from './merge-patch.js';
@@ -53,7 +54,9 @@ class Merger {
       }
       const cur = own(orig, k);
       const p = child(path, k);
-      if (isObject(v)) put(orig, k, this.map(isObject(cur) ? cur : {}, v, p));
+      // patchStrategy replace: Kubernetes takes the patch value as it is (mergeMapHandler); decoding then
+      // drops its nulls, so the value replaces the live one with nothing to merge into.
+      if (isObject(v)) put(orig, k, this.map(isObject(cur) && !this.strategy(p)?.replace ? cur : {}, v, p));
       else if (Array.isArray(v)) put(orig, k, this.list(Array.isArray(cur) ? cur : [], v, p, orders.get(k)));
       else put(orig, k, v);
     }
