@@ -39,6 +39,22 @@ export interface ControlOptions {
    * published in their status.loadBalancer.ingress. '': not configured, their status stays empty.
    */
   ingressAddress: string;
+  /** horizontal-pod-autoscaler-sync-period: how often each HorizontalPodAutoscaler is synced. */
+  horizontalPodAutoscalerSyncPeriodSeconds: number;
+  /**
+   * horizontal-pod-autoscaler-downscale-stabilization: the window whose highest recommendation an HPA
+   * scales down to (its behavior.scaleDown.stabilizationWindowSeconds, when set, instead).
+   */
+  horizontalPodAutoscalerDownscaleStabilizationSeconds: number;
+  /** horizontal-pod-autoscaler-cpu-initialization-period: after a pod starts, its cpu samples may be skipped. */
+  horizontalPodAutoscalerCpuInitializationPeriodSeconds: number;
+  /** horizontal-pod-autoscaler-initial-readiness-delay: after a pod starts, readiness changes count as initial. */
+  horizontalPodAutoscalerInitialReadinessDelaySeconds: number;
+  /**
+   * horizontal-pod-autoscaler-tolerance: a usage ratio this close to 1 changes nothing (an HPA's
+   * behavior.scaleUp/scaleDown.tolerance, when set, instead).
+   */
+  horizontalPodAutoscalerTolerance: number;
 }
 
 export const defaultControlOptions: ControlOptions = {
@@ -54,6 +70,11 @@ export const defaultControlOptions: ControlOptions = {
   clusterCidr: '10.244.0.0/16',
   nodeCidrMaskSize: 24,
   ingressAddress: '',
+  horizontalPodAutoscalerSyncPeriodSeconds: 15,
+  horizontalPodAutoscalerDownscaleStabilizationSeconds: 300,
+  horizontalPodAutoscalerCpuInitializationPeriodSeconds: 300,
+  horizontalPodAutoscalerInitialReadinessDelaySeconds: 30,
+  horizontalPodAutoscalerTolerance: 0.1,
 };
 
 /** Kinds whose controllers ask ctx.present() before reading anything. */

@@ -1,6 +1,7 @@
 import type {
   HpaCondition, HpaSpec, HpaStatus, MetricSpec, MetricStatus, ScalingRules,
 } from '../kinds/horizontalpodautoscaler.js';
+import { selectorString } from '../kinds/format.js';
 import { milliQuantity } from '../kinds/horizontalpodautoscaler.js';
 import { milliValue } from '../kinds/quantity.js';
 import { kindNamed } from '../kinds/registry.js';
@@ -10,8 +11,8 @@ import { objectOf, type WriteOp } from '../store/store.js';
 import type { PassContext } from './context.js';
 import { hpaReads, toPodGroup, type PodGroup } from './hpa-reads.js';
 import {
-  averageValueReplicas, normalizeWithBehavior, normalizeWithoutBehavior, recordScaleEvent, utilizationReplicas,
-  type Calc, type ConditionChange, type HpaMemory,
+  averageValueReplicas, normalizeWithBehavior, normalizeWithoutBehavior, recordScaleEvent, tolerancesFor, utilizationReplicas,
+  type Calc, type ConditionChange, type HpaMemory, type Tolerances,
 } from './hpa-replicas.js';
 import { groupBy } from './pod-rows.js';
 
@@ -21,22 +22,18 @@ import { groupBy } from './pod-rows.js';
 // report (hpa-reads.ts, hpa-replicas.ts), stabilizes and limits them, writes the target's
 // spec.replicas when they change, and reports status, conditions and events.
 //
+// Settings come from ControlOptions, named after kube-controller-manager's flags
+// (--horizontal-pod-autoscaler-sync-period, -downscale-stabilization, -cpu-initialization-period,
+// -initial-readiness-delay, -tolerance).
+//
 // Round trips: (1) one read: the HPAs due for a sync with what the controller remembers of them
-// (hpa_state), their targets, and the pods of their namespaces counted per group in SQL; when none is
-// due it returns nothing, and the pass ends there. (2) One write: targets rescaled (each conditional
+// (hpa_state), their targets, the pods of their namespaces counted per group in SQL, and every HPA of
+// those namespaces with its target's selector (for AmbiguousSelector); when none is due it returns
+// nothing, and the pass ends there. (2) One write: targets rescaled (each conditional
 // on its resourceVersion), HPA statuses that changed (conditional on theirs and on the rescale having
 // been written), events, and the remembered state of every HPA synced.
 
 const COMPONENT = 'horizontal-pod-autoscaler';
-
-/** --horizontal-pod-autoscaler-sync-period */
-export const HPA_SYNC_PERIOD_MS = 15_000;
-/** --horizontal-pod-autoscaler-downscale-stabilization */
-export const DOWNSCALE_STABILIZATION_SECONDS = 300;
-/** --horizontal-pod-autoscaler-cpu-initialization-period */
-export const CPU_INITIALIZATION_PERIOD_MS = 5 * 60_000;
-/** --horizontal-pod-autoscaler-initial-readiness-delay */
-export const INITIAL_READINESS_DELAY_MS = 30_000;
 
 const CUSTOM_METRICS_MISSING = 'unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered';
 const EXTERNAL_METRICS_MISSING = 'unable to fetch metrics from external metrics API: no external metrics API (external.metrics.k8s.io) registered';
@@ -70,6 +67,46 @@ function groupOf(apiVersion: string | undefined): string | undefined {
   return parts.length === 2 ? parts[0] : '';
 }
 
+type ScaleKind = { ok: true; def: NonNullable<ReturnType<typeof kindNamed>> } | { ok: false; error: string };
+
+/** The kind a scaleTargetRef names, when it is served with the scale subresource; else why getting its scale fails. */
+function scaleKindOf(ref: { apiVersion?: string; kind?: string }): ScaleKind {
+  const group = groupOf(ref.apiVersion);
+  if (group === undefined) return { ok: false, error: `unexpected GroupVersion string: ${ref.apiVersion}` };
+  const def = kindNamed(String(ref.kind ?? ''));
+  if (!def || def.group !== group || def.conversion) return { ok: false, error: `no matches for kind "${ref.kind}" in group "${group}"` };
+  if (!(def.subresources ?? []).includes('scale')) return { ok: false, error: 'the server could not find the requested resource' };
+  return { ok: true, def };
+}
+
+/** An HPA of a namespace and the selector of its target's scale: what hpaSelectors holds. */
+interface HpaSelector {
+  /** namespace/name, as selectors.Key prints. */
+  key: string;
+  selector: LabelSelector;
+}
+
+/** The HPAs whose targets' scales have a selector, by namespace (peers rows of hpa-reads.ts). */
+function hpaSelectors(rows: Record<string, unknown>[]): Map<string, HpaSelector[]> {
+  const out = new Map<string, HpaSelector[]>();
+  for (const r of rows) {
+    if (r.selector === null || r.selector === undefined) continue;
+    if (!scaleKindOf({ apiVersion: r.api_version as string | undefined, kind: r.target_kind as string | undefined }).ok) continue;
+    let selector: LabelSelector;
+    try {
+      selector = JSON.parse(String(r.selector)) as LabelSelector;
+    } catch {
+      continue;
+    }
+    if (!selectorString(selector)) continue;
+    const ns = String(r.namespace);
+    const list = out.get(ns) ?? [];
+    list.push({ key: `${ns}/${String(r.name)}`, selector });
+    out.set(ns, list);
+  }
+  return out;
+}
+
 class Sync {
   readonly status: HpaStatus;
   private readonly conditions: HpaCondition[];
@@ -81,6 +118,8 @@ class Sync {
     readonly hpa: Hpa,
     readonly mem: HpaMemory,
     private readonly now: number,
+    /** Every HPA of the namespace with its target's selector, this one included. */
+    private readonly peers: HpaSelector[] = [],
   ) {
     this.status = structuredClone(hpa.status ?? {});
     this.conditions = this.status.conditions ?? [];
@@ -123,11 +162,9 @@ class Sync {
     const spec = this.hpa.spec ?? {};
     const ref = spec.scaleTargetRef ?? {};
     const ns = this.hpa.metadata!.namespace!;
-    const group = groupOf(ref.apiVersion);
-    if (group === undefined) return this.failedGetScale(`unexpected GroupVersion string: ${ref.apiVersion}`);
-    const def = kindNamed(String(ref.kind ?? ''));
-    if (!def || def.group !== group || def.conversion) return this.failedGetScale(`no matches for kind "${ref.kind}" in group "${group}"`);
-    if (!(def.subresources ?? []).includes('scale')) return this.failedGetScale('the server could not find the requested resource');
+    const kind = scaleKindOf(ref);
+    if (!kind.ok) return this.failedGetScale(kind.error);
+    const { def } = kind;
     const target = targets.get(`${def.kind}/${ref.name}`);
     if (!target) return this.failedGetScale(`${def.group ? `${def.plural}.${def.group}` : def.plural} "${ref.name}" not found`);
     this.set({ type: 'AbleToScale', status: 'True', reason: 'SucceededGetScale', message: "the HPA controller was able to get the target's current scale" });
@@ -162,9 +199,10 @@ class Sync {
       desired = computed.replicas;
       if (desired > current) reason = `${computed.metric} above target`;
       if (desired < current) reason = 'All metrics below target';
+      const downscaleWindow = this.ctx.opts.horizontalPodAutoscalerDownscaleStabilizationSeconds;
       const normalized = spec.behavior
-        ? normalizeWithBehavior(this.mem, this.now, current, desired, min, max, spec.behavior, DOWNSCALE_STABILIZATION_SECONDS)
-        : normalizeWithoutBehavior(this.mem, this.now, current, desired, min, max, DOWNSCALE_STABILIZATION_SECONDS);
+        ? normalizeWithBehavior(this.mem, this.now, current, desired, min, max, spec.behavior, downscaleWindow)
+        : normalizeWithoutBehavior(this.mem, this.now, current, desired, min, max, downscaleWindow);
       for (const c of normalized.conditions) this.set(c);
       desired = normalized.desired;
       rescale = desired !== current;
@@ -182,20 +220,32 @@ class Sync {
 
   /** computeReplicasForMetrics: the highest proposal of the metrics that could be computed. */
   private computeReplicas(selector: LabelSelector | undefined, groups: PodGroup[], current: number): { replicas?: number; metric?: string; statuses?: MetricStatus[]; error?: string } {
-    if (!selector) {
+    // validateAndParseSelector: the scale's selector as a string is what Kubernetes checks and prints.
+    const selectorText = selectorString(selector);
+    if (!selector || !selectorText) {
       this.event('Warning', 'SelectorRequired', 'selector is required');
       this.set({ type: 'ScalingActive', status: 'False', reason: 'InvalidSelector', message: "the HPA target's scale is missing a selector" });
       return { error: 'selector is required' };
     }
     const selected = groups.filter((g) => selectorMatches(selector, g.labels));
+    // hpasControllingPodsUnderSelector: the HPAs whose selectors pick any of these pods. Pods of a group
+    // share their labels, so an HPA selects a pod of the group exactly when it selects the group's labels.
+    const selecting = this.peers.filter((p) => selected.some((g) => selectorMatches(p.selector, g.labels))).map((p) => p.key).sort();
+    if (selecting.length > 1) {
+      const message = `pods by selector ${selectorText} are controlled by multiple HPAs: [${selecting.join(' ')}]`;
+      this.event('Warning', 'AmbiguousSelector', message);
+      this.set({ type: 'ScalingActive', status: 'False', reason: 'AmbiguousSelector', message });
+      return { error: message };
+    }
     const metrics = this.hpa.spec.metrics ?? [];
     const statuses: MetricStatus[] = metrics.map(() => ({ type: '' }));
     let replicas = 0;
     let metric = '';
     let invalid = 0;
     let firstFailure: Extract<MetricOutcome, { ok: false }> | undefined;
+    const tolerances = tolerancesFor(this.hpa.spec.behavior, this.ctx.opts.horizontalPodAutoscalerTolerance);
     metrics.forEach((m, i) => {
-      const out = this.computeMetric(m, selected, current);
+      const out = this.computeMetric(m, selected, current, tolerances);
       if (!out.ok) {
         this.event('Warning', ...out.event);
         if (invalid === 0) firstFailure = out;
@@ -217,7 +267,7 @@ class Sync {
     return { replicas, metric, statuses };
   }
 
-  private computeMetric(m: MetricSpec, groups: PodGroup[], current: number): MetricOutcome {
+  private computeMetric(m: MetricSpec, groups: PodGroup[], current: number, tolerances: Tolerances): MetricOutcome {
     const unable = (reason: string, detail: string, error: string): MetricOutcome => ({
       ok: false,
       condition: { type: 'ScalingActive', status: 'False', reason, message: `the HPA was unable to compute the replica count: ${detail}` },
@@ -229,7 +279,7 @@ class Sync {
         const name = String(m.resource?.name ?? '');
         const target = m.resource?.target ?? {};
         if (target.averageValue !== undefined) {
-          const calc = averageValueReplicas(groups, name, milliValue(target.averageValue) ?? 0, current);
+          const calc = averageValueReplicas(groups, name, milliValue(target.averageValue) ?? 0, current, tolerances);
           if (!calc.ok) {
             const detail = `failed to get ${name} usage: ${calc.error}`;
             return unable('FailedGetResourceMetric', detail, `failed to get ${name} resource metric value: ${detail}`);
@@ -240,7 +290,7 @@ class Sync {
           const detail = 'invalid resource metric source: neither an average utilization target nor an average value (usage) target was set';
           return unable('FailedGetResourceMetric', detail, `failed to get ${name} resource metric value: ${detail}`);
         }
-        const calc: Calc = utilizationReplicas(groups, name, target.averageUtilization, current);
+        const calc: Calc = utilizationReplicas(groups, name, target.averageUtilization, current, tolerances);
         if (!calc.ok) {
           const detail = `failed to get ${name} utilization: ${calc.error}`;
           return unable('FailedGetResourceMetric', detail, `failed to get ${name} resource metric value: ${detail}`);
@@ -282,26 +332,28 @@ class Sync {
 export async function horizontalPodAutoscalers(ctx: PassContext): Promise<void> {
   if (!(await ctx.present('HorizontalPodAutoscaler'))) return;
   const now = ctx.now().getTime();
+  const o = ctx.opts;
   const reads = hpaReads({
     nowMs: now,
-    syncPeriodMs: HPA_SYNC_PERIOD_MS,
-    cpuInitializationMs: CPU_INITIALIZATION_PERIOD_MS,
-    initialReadinessDelayMs: INITIAL_READINESS_DELAY_MS,
-    batchSize: ctx.opts.batchSize,
+    syncPeriodMs: o.horizontalPodAutoscalerSyncPeriodSeconds * 1000,
+    cpuInitializationMs: o.horizontalPodAutoscalerCpuInitializationPeriodSeconds * 1000,
+    initialReadinessDelayMs: o.horizontalPodAutoscalerInitialReadinessDelaySeconds * 1000,
+    batchSize: o.batchSize,
   });
-  const [hpaRows, targetRows, podRows, orphanRows] = await ctx.store.rows([reads.hpas, reads.targets, reads.pods, reads.orphans]);
+  const [hpaRows, targetRows, podRows, peerRows, orphanRows] = await ctx.store.rows([reads.hpas, reads.targets, reads.pods, reads.peers, reads.orphans]);
   const orphans = Number(orphanRows[0]?.n ?? 0);
   if (hpaRows.length === 0 && orphans === 0) return;
 
   const targets = groupBy(targetRows.map(objectOf), (t) => t.metadata!.namespace!);
   const groups = groupBy(podRows.map(toPodGroup), (g) => g.namespace);
+  const peers = hpaSelectors(peerRows);
   const ops: WriteOp[] = [];
   const remembered: { uid: string; recommendations: [number, number][]; events: { up: [number, number][]; down: [number, number][] }; guard: [string, number] | null }[] = [];
   for (const row of hpaRows) {
     const hpa = objectOf(row) as Hpa;
     const ns = hpa.metadata!.namespace!;
     const byName = new Map((targets.get(ns) ?? []).map((t) => [`${t.kind}/${t.metadata!.name}`, t]));
-    const sync = new Sync(ctx, hpa, memoryOf(row), now);
+    const sync = new Sync(ctx, hpa, memoryOf(row), now, peers.get(ns));
     sync.run(byName, groups.get(ns) ?? []);
     // The HPA's status and memory are written only with the rescale they report.
     let guard: [string, number] | null = null;

@@ -3,7 +3,8 @@
 // targets, and the pods of their namespaces grouped by label set and container requests, each group
 // counted as replica_calculator.go's groupPods sorts pods (unready, missing metrics, measured) with
 // the usage its nodes reported summed in SQL: pods of one template share a group, so rows grow with
-// templates, not pods. Selectors are matched in JS on each group's labels.
+// templates, not pods; and every HPA of those namespaces with its target's selector, a row each, for
+// the check that no two HPAs select the same pods. Selectors are matched in JS on each group's labels.
 import type { Statement } from './replicaset-pods.js';
 import { USAGE_STALE_MS } from '../store/pod-usage.js';
 
@@ -44,6 +45,11 @@ export interface HpaReads {
   targets: Statement;
   /** Pod groups of the due HPAs' namespaces (toPodGroup). */
   pods: Statement;
+  /**
+   * Every HPA of the due HPAs' namespaces not being deleted, whose target exists: namespace, name,
+   * api_version and target_kind of its scaleTargetRef, and its target's spec.selector (JSON).
+   */
+  peers: Statement;
   /** How many rows of hpa_state belong to no HPA (deleted ones). */
   orphans: string;
 }
@@ -83,6 +89,15 @@ export function hpaReads(t: HpaTiming): HpaReads {
       args: due.args,
     },
     pods: { sql: pods, args: [...due.args, t.nowMs - USAGE_STALE_MS, t.cpuInitializationMs, t.nowMs, t.initialReadinessDelayMs] },
+    peers: {
+      sql: `${withDue} SELECT h.namespace, h.name, h.object ->> '$.spec.scaleTargetRef.apiVersion' AS api_version,
+          h.object ->> '$.spec.scaleTargetRef.kind' AS target_kind, t.object -> '$.spec.selector' AS selector
+        FROM objects h JOIN objects t ON t.kind = h.object ->> '$.spec.scaleTargetRef.kind' AND t.namespace = h.namespace
+          AND t.name = h.object ->> '$.spec.scaleTargetRef.name'
+        WHERE h.kind = 'HorizontalPodAutoscaler' AND h.namespace IN (SELECT DISTINCT namespace FROM due)
+          AND json_extract(h.object, '$.metadata.deletionTimestamp') IS NULL`,
+      args: due.args,
+    },
     orphans: `SELECT COUNT(*) AS n FROM hpa_state WHERE uid NOT IN (SELECT uid FROM objects WHERE kind = 'HorizontalPodAutoscaler')`,
   };
 }

@@ -3,14 +3,30 @@
 // SQL (hpa-reads.ts), then normalized with the stabilization windows, min/max and the behavior
 // policies' rates. Pure functions over numbers and the controller's memory, kept in hpa_state.
 import type { ScalingRules } from '../kinds/horizontalpodautoscaler.js';
-import { milliValue } from '../kinds/quantity.js';
+import { milliValue, parseQuantity } from '../kinds/quantity.js';
 import type { PodGroup } from './hpa-reads.js';
 
-/** --horizontal-pod-autoscaler-tolerance: usage within 10% of the target changes nothing. */
-export const TOLERANCE = 0.1;
+/** How far below and above 1 a usage ratio may be and change nothing (Tolerances). */
+export interface Tolerances {
+  scaleDown: number;
+  scaleUp: number;
+}
+
+/** --horizontal-pod-autoscaler-tolerance's default both ways: usage within 10% of the target changes nothing. */
+const DEFAULT_TOLERANCES: Tolerances = { scaleDown: 0.1, scaleUp: 0.1 };
+
+/**
+ * tolerancesForHpa: the global tolerance (--horizontal-pod-autoscaler-tolerance), or for a direction
+ * the behavior's own (behavior.scaleUp/scaleDown.tolerance, HPAConfigurableTolerance) where set.
+ */
+export function tolerancesFor(behavior: { scaleUp?: ScalingRules; scaleDown?: ScalingRules } | undefined, global: number): Tolerances {
+  // Quantity.AsApproximateFloat64.
+  const of = (rules: ScalingRules | undefined) => (rules?.tolerance === undefined ? undefined : parseQuantity(rules.tolerance)) ?? global;
+  return { scaleDown: of(behavior?.scaleDown), scaleUp: of(behavior?.scaleUp) };
+}
 
 /** A usage ratio within the tolerances (Tolerances.isWithin). */
-export const within = (ratio: number, tolerance = TOLERANCE) => 1 - tolerance <= ratio && ratio <= 1 + tolerance;
+export const within = (ratio: number, t: Tolerances = DEFAULT_TOLERANCES) => 1 - t.scaleDown <= ratio && ratio <= 1 + t.scaleUp;
 
 export type Calc =
   | { ok: true; replicas: number; utilization?: number; averageMilli: number }
@@ -67,7 +83,7 @@ function nothingToCompute(c: Classified, resource: string): string | undefined {
 }
 
 /** GetResourceReplicas: replicas for a target utilization (percent of request) of `resource`. */
-export function utilizationReplicas(groups: PodGroup[], resource: string, target: number, current: number, tolerance = TOLERANCE): Calc {
+export function utilizationReplicas(groups: PodGroup[], resource: string, target: number, current: number, tolerance: Tolerances = DEFAULT_TOLERANCES): Calc {
   const c = classify(groups, resource);
   const empty = nothingToCompute(c, resource);
   if (empty) return { ok: false, error: empty };
@@ -120,7 +136,7 @@ export function utilizationReplicas(groups: PodGroup[], resource: string, target
 }
 
 /** GetRawResourceReplicas: replicas for a target average value of `resource` per pod (milli-units). */
-export function averageValueReplicas(groups: PodGroup[], resource: string, targetMilli: number, current: number, tolerance = TOLERANCE): Calc {
+export function averageValueReplicas(groups: PodGroup[], resource: string, targetMilli: number, current: number, tolerance: Tolerances = DEFAULT_TOLERANCES): Calc {
   const c = classify(groups, resource);
   const empty = nothingToCompute(c, resource);
   if (empty) return { ok: false, error: empty };

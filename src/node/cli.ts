@@ -95,6 +95,36 @@ const FLAGS = {
     default: '1h',
     help: 'how long Events are kept',
   },
+  'horizontal-pod-autoscaler-sync-period': {
+    type: 'string',
+    placeholder: 'DURATION',
+    default: '15s',
+    help: 'how often each HorizontalPodAutoscaler is synced',
+  },
+  'horizontal-pod-autoscaler-downscale-stabilization': {
+    type: 'string',
+    placeholder: 'DURATION',
+    default: '5m0s',
+    help: 'an HPA scales down no lower than any replica count it recommended this long back',
+  },
+  'horizontal-pod-autoscaler-cpu-initialization-period': {
+    type: 'string',
+    placeholder: 'DURATION',
+    default: '5m0s',
+    help: 'how long after a pod starts its cpu samples may be skipped',
+  },
+  'horizontal-pod-autoscaler-initial-readiness-delay': {
+    type: 'string',
+    placeholder: 'DURATION',
+    default: '30s',
+    help: 'how long after a pod starts its readiness changes count as becoming ready at first',
+  },
+  'horizontal-pod-autoscaler-tolerance': {
+    type: 'string',
+    placeholder: 'N',
+    default: '0.1',
+    help: 'how far from 1 the ratio of an HPA\'s metrics to its targets must be for it to scale',
+  },
   'service-account-issuer': {
     type: 'string',
     placeholder: 'URL',
@@ -252,7 +282,9 @@ const COMMANDS: Record<string, Command> = {
     flags: [
       'data', 'listen', 'reconcile-interval', 'node-monitor-grace-period', 'default-not-ready-toleration-seconds',
       'default-unreachable-toleration-seconds', 'service-cluster-ip-range', 'service-node-port-range', 'cluster-cidr',
-      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'ingress-address', 'service-account-issuer', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token', 'v',
+      'node-cidr-mask-size', 'event-ttl', 'batch-size', 'ingress-address', 'horizontal-pod-autoscaler-sync-period',
+      'horizontal-pod-autoscaler-downscale-stabilization', 'horizontal-pod-autoscaler-cpu-initialization-period',
+      'horizontal-pod-autoscaler-initial-readiness-delay', 'horizontal-pod-autoscaler-tolerance', 'service-account-issuer', 'no-agent', 'name', 'runtime', 'db', 'db-auth-token', 'v',
     ],
     run: runServe,
   },
@@ -480,8 +512,16 @@ function portNumber(flag: string, value: string): number {
   return n;
 }
 
+function nonNegativeNumber(flag: string, value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`--${flag}: expected a number of at least 0, got "${value}"`);
+  return Number(value);
+}
+
 function controlFlags(flags: FlagValues) {
   const get = (name: FlagName) => String(flags[name]);
+  const seconds = (name: FlagName) => parseDuration(name, get(name)) / 1000;
+  const hpaSyncPeriod = seconds('horizontal-pod-autoscaler-sync-period');
+  if (hpaSyncPeriod <= 0) throw new Error('--horizontal-pod-autoscaler-sync-period: must be more than 0');
   const range = /^(\d+)-(\d+)$/.exec(get('service-node-port-range'));
   if (!range || Number(range[1]) > Number(range[2])) throw new Error(`--service-node-port-range: expected LO-HI, got "${get('service-node-port-range')}"`);
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(get('service-cluster-ip-range'))) {
@@ -499,6 +539,11 @@ function controlFlags(flags: FlagValues) {
       clusterCidr: get('cluster-cidr'),
       nodeCidrMaskSize: wholeNumber('node-cidr-mask-size', get('node-cidr-mask-size')),
       ...(flags['ingress-address'] ? { ingressAddress: get('ingress-address') } : {}),
+      horizontalPodAutoscalerSyncPeriodSeconds: hpaSyncPeriod,
+      horizontalPodAutoscalerDownscaleStabilizationSeconds: seconds('horizontal-pod-autoscaler-downscale-stabilization'),
+      horizontalPodAutoscalerCpuInitializationPeriodSeconds: seconds('horizontal-pod-autoscaler-cpu-initialization-period'),
+      horizontalPodAutoscalerInitialReadinessDelaySeconds: seconds('horizontal-pod-autoscaler-initial-readiness-delay'),
+      horizontalPodAutoscalerTolerance: nonNegativeNumber('horizontal-pod-autoscaler-tolerance', get('horizontal-pod-autoscaler-tolerance')),
     },
     serviceRanges: { clusterIpRange: get('service-cluster-ip-range'), nodePortRange: [Number(range[1]), Number(range[2])] as [number, number] },
   };

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PodGroup } from '../../src/control/hpa-reads.js';
 import {
-  averageValueReplicas, normalizeWithBehavior, normalizeWithoutBehavior, recordScaleEvent, utilizationReplicas, type HpaMemory,
+  averageValueReplicas, normalizeWithBehavior, normalizeWithoutBehavior, recordScaleEvent, tolerancesFor, utilizationReplicas, type HpaMemory,
 } from '../../src/control/hpa-replicas.js';
 
 /** One group of pods requesting `cpu` and `memory` each; counts default to all measured and ready. */
@@ -43,6 +43,14 @@ describe('replicas from cpu utilization', () => {
   it('keeps the replicas within the tolerance', () => {
     expect(utilizationReplicas([group({ pods: 3, cpuReadyMilli: 1560 })], 'cpu', 50, 3)).toMatchObject({ replicas: 3, utilization: 52 });
     expect(utilizationReplicas([group({ pods: 3, cpuReadyMilli: 1680 })], 'cpu', 50, 3)).toMatchObject({ replicas: 4, utilization: 56 });
+  });
+
+  it('takes a direction\'s tolerance from the behavior where set (HPAConfigurableTolerance), else the global one', () => {
+    const t = tolerancesFor({ scaleUp: { tolerance: '20m' }, scaleDown: {} }, 0.1);
+    expect(t).toEqual({ scaleDown: 0.1, scaleUp: 0.02 });
+    expect(utilizationReplicas([group({ pods: 3, cpuReadyMilli: 1560 })], 'cpu', 50, 3, t)).toMatchObject({ replicas: 4, utilization: 52 });
+    expect(utilizationReplicas([group({ pods: 3, cpuReadyMilli: 1440 })], 'cpu', 50, 3, t)).toMatchObject({ replicas: 3, utilization: 48 });
+    expect(tolerancesFor(undefined, 0.25)).toEqual({ scaleDown: 0.25, scaleUp: 0.25 });
   });
 
   it('sums groups of several templates (a rollout) with their own requests', () => {
