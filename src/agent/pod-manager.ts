@@ -30,6 +30,8 @@ export interface PodManagerOptions {
    * ca.crt, and `endpoint` is where KUBERNETES_SERVICE_HOST/PORT point. Absent: neither (simulated nodes).
    */
   inCluster?: { caCert: () => string | undefined; endpoint: (pod: any) => { host: string; port: number } | undefined; log?: (line: string) => void };
+  /** Pods' resolver settings (the node's cluster DNS, kubelet's GetPodDNS); absent: the runtime's own. */
+  podDNS?: WorkerDeps['podDNS'];
 }
 
 const podPath = (pod: any) => `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
@@ -64,6 +66,7 @@ export class PodManager {
       probes: opts.runtime.name !== 'simulated',
       serviceAccounts: opts.inCluster && new ServiceAccountTokens({ api: opts.client, sources: this.sources, caCert: opts.inCluster.caCert, log: opts.inCluster.log }),
       apiEndpoint: opts.inCluster?.endpoint,
+      podDNS: opts.podDNS,
     };
   }
 

@@ -7,6 +7,7 @@ import { containerEnv, expand } from './env.js';
 import { kubeTime } from './node-status.js';
 import { podStatus, type Observed } from './pod-status.js';
 import { Prober, runHandler, type ProbeTarget } from './probes.js';
+import type { DNSConfig } from './dns/resolv-conf.js';
 import { RuntimeError, type ContainerConfig, type ContainerInfo, type Runtime, type SandboxConfig } from './runtime.js';
 import { serviceAccountMount, type ServiceAccountTokens } from './service-account.js';
 import type { Sources } from './sources.js';
@@ -32,6 +33,8 @@ export interface WorkerDeps {
   serviceAccounts?: ServiceAccountTokens;
   /** Where a pod reaches the API (the node-local endpoint), for KUBERNETES_SERVICE_HOST/PORT; undefined: not served. */
   apiEndpoint?: (pod: any) => { host: string; port: number } | undefined;
+  /** The pod's resolver settings (kubelet's GetPodDNS); warn posts what kubelet posts as events. Absent: the runtime's own. */
+  podDNS?: (pod: any, warn: (reason: string, message: string) => void) => DNSConfig;
 }
 
 // kubelet's back-off: 10 s doubling to 5 minutes, reset after 10 minutes of running.
@@ -68,6 +71,8 @@ export class PodWorker {
   /** The pod's ServiceAccount token folder, once written (undefined: the pod does not automount it). */
   private serviceAccountDir?: string;
   private sandboxReady = false;
+  /** The pod's resolver settings, once formed (see dns()). */
+  private dnsConfig?: { value?: DNSConfig };
   private readonly startTime: string;
   private backoffs = new Map<string, Backoff>();
   private pullBackoffs = new Map<string, Backoff>();
@@ -148,7 +153,14 @@ export class PodWorker {
       hostNetwork: !!pod.spec.hostNetwork,
       hostname: pod.spec.hostname ?? pod.metadata.name,
       registryAuths: auths,
+      dns: this.dns(),
     };
+  }
+
+  /** Formed once per worker, as kubelet does when it creates the sandbox (dnsPolicy and dnsConfig do not change). */
+  private dns(): DNSConfig | undefined {
+    this.dnsConfig ??= { value: this.deps.podDNS?.(this.pod, (reason, message) => this.deps.event(this.pod, 'Warning', reason, message)) };
+    return this.dnsConfig.value;
   }
 
   private async sync(): Promise<void> {

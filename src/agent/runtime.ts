@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { DNSConfig } from './dns/resolv-conf.js';
 
 // The one interface every container runtime (docker, process, simulated) implements. The pod
 // workers decide what runs and when (kubelet's job); a runtime only does it, and reports what it sees.
@@ -47,6 +48,8 @@ export interface SandboxConfig {
   registryAuths: Record<string, { username?: string; password?: string; auth?: string }>;
   /** A free address from the node's spec.podCIDR, where the runtime gives pods addresses of their own. */
   podIP?: string;
+  /** The pod's resolver settings (kubelet's GetPodDNS), its /etc/resolv.conf; absent: the runtime's own. */
+  dns?: DNSConfig;
 }
 
 export interface Sandbox {

@@ -23,6 +23,10 @@
 // - Networking: with a PodNetwork (Linux, root), a pod that is not hostNetwork runs inside its own
 //   network namespace (`ip netns exec skiff-<uid>`), with an IP from the node's podCIDR; otherwise
 //   it shares the host's network and its IP is the node's (hostIP).
+// - DNS: the pod's resolver settings (SandboxConfig.dns) are written to /etc/netns/<netns>/resolv.conf,
+//   which `ip netns exec` bind-mounts over /etc/resolv.conf for every program it starts in the pod
+//   (containers, exec, probes); removed with the sandbox. A host-network pod whose settings are not the
+//   host's gets the same through a name for the host's own namespace (skiffhost-<uid>, `ip netns attach`).
 // - Limits: when running as root with a writable cgroup hierarchy (v2 at /sys/fs/cgroup, or v1's
 //   memory and cpu controllers), each container gets a cgroup with memory.max / memory.limit_in_bytes
 //   (swap off) and a CPU quota; a container the kernel OOM-killed there is reported as OOMKilled. The
@@ -68,7 +72,8 @@ import {
   type Sandbox,
   type SandboxConfig,
 } from '../runtime.js';
-import { PodNetwork, netnsName } from './pod-network.js';
+import { formatResolvConf, HOST_RESOLV_CONF, readResolvConf, type DNSConfig } from '../dns/resolv-conf.js';
+import { PodNetwork, netnsName, podKey } from './pod-network.js';
 import { ContainerLog, LOG_POLL_MS } from './process-logs.js';
 import { cgroupUsage, processTable, treeUsage } from './proc-usage.js';
 
@@ -345,6 +350,7 @@ export class ProcessRuntime implements Runtime {
     let record: SandboxRecord;
     if (pod.hostNetwork || !this.network) {
       record = { uid: pod.uid, namespace: pod.namespace, name: pod.name, hostNetwork: true, ip: this.hostIP };
+      if (this.network && pod.dns && !sameAsHostResolvConf(pod.dns)) record.netns = await this.hostDNSNamespace(pod.uid, pod.dns);
     } else {
       let ip: string;
       try {
@@ -353,6 +359,7 @@ export class ProcessRuntime implements Runtime {
         throw new RuntimeError('CreatePodSandboxError', (e as Error).message);
       }
       record = { uid: pod.uid, namespace: pod.namespace, name: pod.name, hostNetwork: false, netns: netnsName(pod.uid), ip };
+      if (pod.dns) await writePodResolvConf(record.netns!, pod.dns);
     }
     await fs.mkdir(path.dirname(this.sandboxFile(pod.uid)), { recursive: true });
     await writeJSON(this.sandboxFile(pod.uid), record);
@@ -367,7 +374,29 @@ export class ProcessRuntime implements Runtime {
     }
     const sandbox = await readJSON<SandboxRecord>(this.sandboxFile(podUid));
     if (this.network && (!sandbox || !sandbox.hostNetwork)) await this.network.removePod(podUid);
+    // Only the name goes: the namespace it names is the host's.
+    if (sandbox?.hostNetwork && sandbox.netns) await execFileP(this.ipPath, ['netns', 'delete', sandbox.netns]).catch(() => undefined);
+    if (this.network) {
+      await fs.rm(path.join(NETNS_ETC, sandbox?.netns ?? netnsName(podUid)), { recursive: true, force: true });
+    }
     await fs.rm(this.sandboxFile(podUid), { force: true });
+  }
+
+  /**
+   * A name for the host's own network namespace, so that `ip netns exec` gives a host-network pod its
+   * resolv.conf as it does any pod (ClusterFirstWithHostNet, None, a dnsConfig). Made again after a reboot.
+   */
+  private async hostDNSNamespace(uid: string, dns: DNSConfig): Promise<string> {
+    const name = hostDNSNetnsName(uid);
+    try {
+      if (!(await fs.stat(path.join('/run/netns', name)).catch(() => undefined))) {
+        await execFileP(this.ipPath, ['netns', 'attach', name, String(process.pid)]);
+      }
+      await writePodResolvConf(name, dns);
+    } catch (e) {
+      throw new RuntimeError('CreatePodSandboxError', `giving the host-network pod ${uid} its resolv.conf: ${(e as Error).message}`);
+    }
+    return name;
   }
 
   // ---- cgroups
@@ -540,6 +569,14 @@ export class ProcessRuntime implements Runtime {
       // Normally made by ensureSandbox already; made again if it went (a reboot empties /run/netns).
       if (!(await this.network.hasPod(pod.uid)) || !(await readJSON<SandboxRecord>(this.sandboxFile(pod.uid)))) await this.ensureSandbox(pod);
       netns = netnsName(pod.uid);
+    } else if (this.network && pod.hostNetwork && pod.dns) {
+      // A host-network pod with a resolv.conf of its own (hostDNSNamespace): its name goes with a reboot.
+      let sandbox = await readJSON<SandboxRecord>(this.sandboxFile(pod.uid));
+      if (!sandbox || (sandbox.netns && !(await fs.stat(path.join('/run/netns', sandbox.netns)).catch(() => undefined)))) {
+        await this.ensureSandbox(pod);
+        sandbox = await readJSON<SandboxRecord>(this.sandboxFile(pod.uid));
+      }
+      netns = sandbox?.netns;
     }
 
     const env: Record<string, string> = {};
@@ -1110,6 +1147,27 @@ export class ProcessRuntime implements Runtime {
     }
     this.children.clear();
   }
+}
+
+/** Where `ip netns exec NAME` finds files to bind-mount over /etc's for the program it runs (iproute2's convention). */
+const NETNS_ETC = '/etc/netns';
+
+/** The name a host-network pod's view of the host's network namespace has (not skiff-: nothing of it may be killed or deleted). */
+function hostDNSNetnsName(uid: string): string {
+  return `skiffhost-${podKey(uid)}`;
+}
+
+/** The pod's resolv.conf, which `ip netns exec NAME` mounts over /etc/resolv.conf; rewritten in place when it changes. */
+async function writePodResolvConf(netns: string, dns: DNSConfig): Promise<void> {
+  const file = path.join(NETNS_ETC, netns, 'resolv.conf');
+  const text = formatResolvConf(dns);
+  if ((await fs.readFile(file, 'utf8').catch(() => undefined)) === text) return;
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, text, { mode: 0o644 });
+}
+
+function sameAsHostResolvConf(dns: DNSConfig): boolean {
+  return formatResolvConf(dns) === formatResolvConf(readResolvConf(HOST_RESOLV_CONF));
 }
 
 function shellQuote(arg: string): string {
