@@ -4,11 +4,12 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { ExecHead, HttpHead, PortForwardHead, TunnelHead } from '../tunnel/head.js';
+import type { ExecHead, HttpHead, PortForwardHead, RelayHead, TunnelHead } from '../tunnel/head.js';
 import type { MuxStream } from '../tunnel/mux.js';
 import { KubeletError, podLogs } from './container-logs.js';
 import type { Runtime } from './runtime.js';
 import { servePortForward } from './streams/port-forward.js';
+import { pipeStream } from './relay-pipe.js';
 import { serveRemoteCommand } from './streams/remote-command.js';
 import type { UsageSampler } from './usage.js';
 
@@ -18,11 +19,16 @@ export interface NodeServerDeps {
   usage: UsageSampler;
   /** The pods bound to this node, as last seen. */
   pods: () => any[];
+  /**
+   * Whether a relayed connection (from head.source, a pod on head.fromNode) may reach the pod: why
+   * not, or undefined. The relayed path's ingress check (it reaches the pod from the node's gateway).
+   */
+  admitRelay?: (head: RelayHead) => string | undefined | Promise<string | undefined>;
   log?: (line: string) => void;
 }
 
 const status = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
-const REASONS: Record<number, string> = { 400: 'BadRequest', 404: 'NotFound', 500: 'InternalError', 502: 'BadGateway', 503: 'ServiceUnavailable' };
+const REASONS: Record<number, string> = { 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 500: 'InternalError', 502: 'BadGateway', 503: 'ServiceUnavailable' };
 
 /** Answers a stream with a Kubernetes Status and ends it. */
 async function fail(stream: MuxStream, code: number, message: string, headers: [string, string][] = []): Promise<void> {
@@ -69,6 +75,8 @@ export class NodeServer {
         return this.portForward(stream, head);
       case 'http':
         return this.http(stream, head);
+      case 'relay':
+        return this.relay(stream, head);
       case 'stats': {
         const stats = await this.deps.usage.stats(this.deps.pods().map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid })));
         stream.respond({ status: 200, headers: [['content-type', 'application/json']] });
@@ -103,6 +111,24 @@ export class NodeServer {
     if (!pod || !ip) throw new KubeletError(404, 'NotFound', `pod "${head.pod}" is not running on node "${this.deps.nodeName}"`);
     stream.respond({ status: 101 });
     await servePortForward(stream, head, (port: number) => dial(ip, port));
+  }
+
+  /** A pod on another node connecting to one of this node's pods through the control plane (relay-pipe.ts). */
+  private async relay(stream: MuxStream, head: RelayHead): Promise<void> {
+    const pod = this.deps.pods().find((p) => p.metadata?.uid === head.uid);
+    const ip: string | undefined = pod?.status?.podIP;
+    if (!pod || !ip || ip !== head.podIP) throw new KubeletError(404, 'NotFound', `pod "${head.pod}" with address ${head.podIP} is not running on node "${this.deps.nodeName}"`);
+    const refusal = await this.deps.admitRelay?.(head);
+    if (refusal) throw new KubeletError(403, 'Forbidden', refusal);
+    let socket: Socket;
+    try {
+      // Within the control plane's wait for an answer (10 s), so a pod that drops the SYN costs this stream only.
+      socket = await dialWithin(ip, head.port, 5_000);
+    } catch (e) {
+      return fail(stream, 502, `error dialing ${ip}:${head.port}: ${(e as Error).message}`);
+    }
+    stream.respond({ status: 101 });
+    await pipeStream(stream, socket);
   }
 
   private async http(stream: MuxStream, head: HttpHead): Promise<void> {
@@ -159,6 +185,25 @@ export class NodeServer {
 function splitHostPort(hostPort: string, defaultPort: number): [string, number] {
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(hostPort) ?? /^([^:]+)(?::(\d+))?$/.exec(hostPort);
   return m ? [m[1], m[2] ? Number(m[2]) : defaultPort] : [hostPort, defaultPort];
+}
+
+function dialWithin(host: string, port: number, ms: number): Promise<Socket> {
+  return new Promise((ok, fail) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      fail(new Error(`no answer within ${ms / 1000}s`));
+    }, ms);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      ok(socket);
+    });
+    socket.once('error', (e) => {
+      clearTimeout(timer);
+      fail(e);
+    });
+  });
 }
 
 function dial(host: string, port: number): Promise<Socket> {

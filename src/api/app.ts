@@ -23,6 +23,7 @@ import { ApiError, statusResponse } from './status.js';
 import { admitIngress, IngressRouter, type ForwardToService } from './ingress.js';
 import { metricsGroup, metricsRequest, metricsResourceList, METRICS_GROUP } from './metrics-api.js';
 import { TUNNEL_PATH, type NodeTunnels } from './tunnels.js';
+import { relay, RELAY_PATH } from './relay.js';
 import { USAGE_REPORT_PATH, usageReport } from './usage-reports.js';
 import type { WatchPolling } from './watch.js';
 
@@ -163,6 +164,8 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw new ApiError(400, 'BadRequest', 'the tunnel is a WebSocket: send Upgrade: websocket');
     return opts.tunnels.accept(node, c.req.raw);
   });
+  // A node carrying a pod's connection to a pod on a node it cannot reach (relay.ts).
+  app.get(RELAY_PATH, (c) => relay({ store: opts.store, tunnels: opts.tunnels }, c.req.raw, c.get('identity')));
   app.put('/skiff/v1/nodes/:node/usage', (c) => usageReport(c.req.raw, c.req.param('node'), c.get('identity'), opts.store, opts.clock));
   app.get(`/apis/${METRICS_GROUP}/v1beta1`, (c) => c.json(metricsResourceList()));
   app.get(`/apis/${METRICS_GROUP}/v1beta1/*`, async (c) => {

@@ -78,7 +78,7 @@ export class InProcessTunnels implements NodeTunnels {
     const unanswered = (e: Error): never => {
       throw new ApiError(503, 'ServiceUnavailable', `node "${node}": ${e.message}`);
     };
-    if (head.op === 'exec' || head.op === 'attach' || head.op === 'portforward') {
+    if (head.op === 'exec' || head.op === 'attach' || head.op === 'portforward' || head.op === 'relay') {
       const reply = await stream.reply.catch(unanswered);
       // The node refused (no such container, not running): its Status is the answer, and no switch.
       if (reply.status !== 101) return new Response(stream.readable, { status: reply.status, headers: reply.headers });

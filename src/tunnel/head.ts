@@ -68,12 +68,30 @@ export interface HttpHead {
   headers: [string, string][];
 }
 
+/**
+ * A pod on another node connecting to this pod's IP and port through the control plane (the relayed
+ * path between nodes that cannot reach each other). Once answered 101, each message is bytes of the
+ * TCP connection, and an empty message ends its sender's direction (a half-close); the stream ends
+ * when the connection has closed both ways.
+ */
+export interface RelayHead extends PodRef {
+  op: 'relay';
+  podIP: string;
+  port: number;
+  /** The node the connection comes from (as authenticated) and its pod's address (as that node saw it). */
+  fromNode: string;
+  source?: string;
+  transport: 'websocket';
+  /** The WebSocket subprotocol of the relaying node's connection (RELAY_PROTOCOL). */
+  protocol: string;
+}
+
 /** The node's and its pods' current usage (kubelet's /metrics/resource, summarized). */
 export interface StatsHead {
   op: 'stats';
 }
 
-export type TunnelHead = LogsHead | ExecHead | PortForwardHead | HttpHead | StatsHead;
+export type TunnelHead = LogsHead | ExecHead | PortForwardHead | HttpHead | StatsHead | RelayHead;
 
 /** An HTTP response head; 101 for an upgraded stream that the node accepted. */
 export interface TunnelReply {
