@@ -12,6 +12,8 @@ const STANDARD_FINALIZERS = [FINALIZER_KUBERNETES, 'orphan', 'foregroundDeletion
  * absent list is filled: a controller finishing a namespace must write `finalizers: []`.
  */
 function defaultNamespace(ns: any): void {
+  // As kube-apiserver (NamespaceDefaultLabelName): what namespaceSelectors match a namespace by name with.
+  if (ns.metadata?.name) ns.metadata.labels = { ...ns.metadata.labels, 'kubernetes.io/metadata.name': ns.metadata.name };
   ns.spec ??= {};
   ns.spec.finalizers ??= [FINALIZER_KUBERNETES];
   ns.status ??= {};

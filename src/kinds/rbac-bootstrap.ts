@@ -87,7 +87,7 @@ const CLUSTER_ROLES: Expected[] = [
       rule(WRITE, ['autoscaling'], ['horizontalpodautoscalers']),
       rule(WRITE, ['batch'], ['jobs', 'cronjobs']),
       rule(WRITE, ['policy'], ['poddisruptionbudgets']),
-      rule(WRITE, ['networking.k8s.io'], ['ingresses']),
+      rule(WRITE, ['networking.k8s.io'], ['ingresses', 'networkpolicies']),
       rule(READ_WRITE, ['coordination.k8s.io'], ['leases']),
     ],
   },
@@ -108,7 +108,7 @@ const CLUSTER_ROLES: Expected[] = [
       rule(READ, ['autoscaling'], ['horizontalpodautoscalers', 'horizontalpodautoscalers/status']),
       rule(READ, ['batch'], ['jobs', 'cronjobs', 'cronjobs/status', 'jobs/status']),
       rule(READ, ['policy'], ['poddisruptionbudgets', 'poddisruptionbudgets/status']),
-      rule(READ, ['networking.k8s.io'], ['ingresses', 'ingresses/status']),
+      rule(READ, ['networking.k8s.io'], ['ingresses', 'ingresses/status', 'networkpolicies']),
     ],
   },
   // The metrics API skiff serves (what metrics-server's system:aggregated-metrics-reader grants).

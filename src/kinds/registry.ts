@@ -14,6 +14,7 @@ import { lease } from './lease.js';
 import { endpointSlice } from './endpointslice.js';
 import { ingress } from './ingress.js';
 import { ingressClass } from './ingressclass.js';
+import { networkPolicy } from './networkpolicy.js';
 import { serviceAccount } from './serviceaccount.js';
 import { selfSubjectReview, tokenReview } from './authentication.js';
 import { role } from './role.js';
@@ -34,6 +35,7 @@ export const kinds: readonly KindDef[] = [
   job, cronJob, podDisruptionBudget, horizontalPodAutoscaler,
   ingress,
   ingressClass,
+  networkPolicy,
   serviceAccount, selfSubjectReview, tokenReview,
   role, clusterRole, roleBinding, clusterRoleBinding,
   selfSubjectAccessReview, subjectAccessReview, localSubjectAccessReview, selfSubjectRulesReview,

@@ -130,7 +130,7 @@ describe('OpenAPI v3 documents', () => {
       }
     }
     // Every kind (four of them RBAC's, two HorizontalPodAutoscaler versions), thirteen status subresources, two scale subresources.
-    expect(patches).toBe(22 + 4 + 13 + 2);
+    expect(patches).toBe(23 + 4 + 13 + 2);
     const scale = doc('apis/apps/v1').paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale'];
     expect(scale.patch['x-kubernetes-group-version-kind']).toEqual({ group: 'autoscaling', version: 'v1', kind: 'Scale' });
     expect(scale.get.responses[200].content['application/json'].schema.$ref).toBe('#/components/schemas/io.k8s.api.autoscaling.v1.Scale');

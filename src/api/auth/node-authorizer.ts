@@ -1,7 +1,8 @@
 // The Node authorizer, the system:node role and NodeRestriction admission, for identities
 // system:node:NAME: a node reads what kubelet reads and writes only its own Node, its own Lease,
 // the status of its own pods, Events, and reads the ConfigMaps and Secrets its pods use; it reads
-// the ServiceAccounts its pods use and asks for their tokens, each bound to one of its pods.
+// the ServiceAccounts its pods use and asks for their tokens, each bound to one of its pods; it lists
+// and watches every pod, namespace and NetworkPolicy, which enforcing NetworkPolicy takes.
 import type { KObject } from '../../kinds/types.js';
 import { deepEqual } from '../../kinds/validation.js';
 import type { Store } from '../../store/store.js';
@@ -67,9 +68,9 @@ export async function authorizeNode(node: string, identity: Identity, a: Request
         return { ...FULL_ACCESS, stored: boundHere(() => deny(`no relationship found between node '${node}' and this object`)) };
       }
       if (main && (a.verb === 'list' || a.verb === 'watch')) {
-        // What kubelet asks for: its own pods, by field selector.
-        if (a.fields.some((f) => f.field === 'spec.nodeName' && f.op === '=' && f.value === node)) return FULL_ACCESS;
-        throw deny('can only list/watch pods with spec.nodeName field selector');
+        // Its own pods by field selector, as kubelet asks; and every pod, which the node's NetworkPolicy
+        // agent resolves policies' selectors to addresses with (a CNI policy plugin's read).
+        return FULL_ACCESS;
       }
       if (main && a.verb === 'delete') {
         return { ...FULL_ACCESS, stored: boundHere(() => admissionForbidden(a, a.name, `node "${node}" can only delete pods with spec.nodeName set to itself`)) };
@@ -87,6 +88,12 @@ export async function authorizeNode(node: string, identity: Identity, a: Request
     case '/services':
     case '/endpoints':
     case 'discovery.k8s.io/endpointslices':
+      if (main && READ.includes(a.verb)) return FULL_ACCESS;
+      throw deny();
+
+    // What the node's NetworkPolicy agent reads: the policies, and the namespaces' labels their selectors match.
+    case '/namespaces':
+    case 'networking.k8s.io/networkpolicies':
       if (main && READ.includes(a.verb)) return FULL_ACCESS;
       throw deny();
 

@@ -9,6 +9,7 @@ import {
   schemaName, spec, status, str, strMap, strs, time, type Schema,
 } from './dsl.js';
 import { workloadSchemas } from './workload-schemas.js';
+import { networkPolicySchemas } from './networkpolicy-schemas.js';
 
 export { REF_PREFIX, schemaName, type Schema } from './dsl.js';
 
@@ -1241,7 +1242,7 @@ function rbacSchemas(): Record<string, Schema> {
 /** Every schema skiff knows, keyed by its full Kubernetes name (io.k8s.api.apps.v1.Deployment, ...). */
 export function allSchemas(): Record<string, Schema> {
   const short = {
-    ...metaSchemas(), ...podSchemas(), ...coreSchemas(), ...otherSchemas(), ...workloadSchemas(), ...networkingSchemas(), ...rbacSchemas(),
+    ...metaSchemas(), ...podSchemas(), ...coreSchemas(), ...otherSchemas(), ...workloadSchemas(), ...networkingSchemas(), ...networkPolicySchemas(), ...rbacSchemas(),
   };
   return Object.fromEntries(Object.entries(short).map(([name, s]) => [schemaName(name), s]));
 }

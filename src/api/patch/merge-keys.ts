@@ -129,6 +129,8 @@ export const STRATEGIES: Record<string, StrategyTable> = {
   // spec.rules, spec.tls and their paths and hosts are +listType=atomic.
   Ingress: meta,
   IngressClass: meta,
+  // ingress, egress, their ports and peers and policyTypes are +listType=atomic; a LabelSelector is +structType=atomic.
+  NetworkPolicy: { ...meta, 'spec.podSelector': { atomic: true } },
   // secrets: patchStrategy merge on name; imagePullSecrets: atomic.
   ServiceAccount: { ...meta, secrets: { key: 'name' } },
   // rules, aggregationRule.clusterRoleSelectors and subjects are +listType=atomic; roleRef is +structType=atomic.
