@@ -1,7 +1,9 @@
 // The Docker runtime: pods as containers of a Docker Engine (or Podman's Docker-compatible
 // service), through the Engine API on its unix socket. Like kubelet's dockershim: one pause
 // container per pod holds the network namespace (the sandbox) and the pod's containers join it,
-// so they share localhost and the sandbox's address on Docker's default bridge is the pod's IP.
+// so they share localhost and the sandbox's address is the pod's IP: on the node's pod network (a
+// Docker network whose subnet is the node's podCIDR, docker-network.ts) once the node has a podCIDR,
+// else on Docker's default bridge.
 // Everything the agent needs to find its containers again after a restart is in their labels.
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
@@ -20,6 +22,7 @@ import {
   type SandboxConfig,
 } from '../runtime.js';
 import { demux } from './docker-mux.js';
+import { DockerPodNetwork } from './docker-network.js';
 import { defaultDockerSocket, dockerAnswers } from './docker-socket.js';
 import { cgroupDirsOf, cgroupUsage } from './proc-usage.js';
 import { PAUSE_IMAGE, PAUSE_IMAGE_CHANGES, PAUSE_IMAGE_REPO, PAUSE_IMAGE_VERSION, pauseImageTar } from './pause-image.js';
@@ -50,6 +53,10 @@ export interface DockerRuntimeOptions {
   nodeIP?: string;
   /** Extra labels put on every container and sandbox (tests mark theirs to clean up). */
   labels?: Record<string, string>;
+  /** The node's spec.podCIDR (IPv4): pods get their addresses from it, on a Docker network of the node's. */
+  podCIDR?: string;
+  /** That network's Linux bridge (and Docker network) name: bridgeFor(podCIDR) in agent.ts; default skiff0. */
+  bridge?: string;
 }
 
 function bareId(id: string): string {
@@ -267,12 +274,17 @@ export class DockerRuntime implements Runtime {
   /** Decided OOM kills the daemon did not flag (see oomKilledUnflagged). */
   private readonly oomDecided = new Map<string, boolean>();
   private readonly sandboxOps = new Map<string, Promise<Sandbox>>();
+  /** The node's pod network, when it has an (IPv4) podCIDR; else pods sit on Docker's default bridge. */
+  readonly network?: DockerPodNetwork;
 
   constructor(options: DockerRuntimeOptions = {}) {
     this.socketPath = options.socketPath ?? defaultDockerSocket();
     this.docker = new Docker({ socketPath: this.socketPath });
     this.nodeIP = options.nodeIP;
     this.extraLabels = options.labels ?? {};
+    if (options.podCIDR && !options.podCIDR.includes(':')) {
+      this.network = new DockerPodNetwork({ docker: this.docker, podCIDR: options.podCIDR, bridge: options.bridge ?? 'skiff0', labels: this.extraLabels });
+    }
   }
 
   /** Whether a daemon answers a ping on the socket within timeoutMs (for `--runtime auto`). */
@@ -289,10 +301,22 @@ export class DockerRuntime implements Runtime {
     // dockerode opens a connection per request; nothing stays open.
   }
 
-  /** Pods sit on Docker's default bridge: the node is its gateway (docker0's address) to them. */
+  /** The node is the pods' gateway: the podCIDR's first host on the node's network, else docker0's address. */
   async podGateway(): Promise<string | undefined> {
+    if (this.network) {
+      await this.network.ensure();
+      return this.network.gateway;
+    }
     const net = (await this.docker.getNetwork('bridge').inspect()) as { IPAM?: { Config?: { Gateway?: string }[] } };
     return net.IPAM?.Config?.map((c) => c.Gateway).find((g): g is string => !!g && !g.includes(':'));
+  }
+
+  /**
+   * Removes the node's pod network once no pod's sandbox is on it (the agent's pods are all gone);
+   * returns whether it did (true without one).
+   */
+  async teardownNetwork(): Promise<boolean> {
+    return this.network ? this.network.teardown() : true;
   }
 
   // -- sandboxes --------------------------------------------------------------------------------
@@ -309,6 +333,9 @@ export class DockerRuntime implements Runtime {
   private async sandboxIP(id: string, hostNetwork: boolean): Promise<string> {
     if (hostNetwork) return this.nodeIP ?? defaultNodeIP();
     const info = await this.docker.getContainer(id).inspect();
+    const own = this.network?.addressOf(info);
+    if (own) return own;
+    // A sandbox of before the node had a podCIDR, adopted: on Docker's default bridge.
     const settings = info.NetworkSettings as typeof info.NetworkSettings & { IPAddress?: string };
     if (settings.IPAddress) return settings.IPAddress;
     for (const net of Object.values(settings.Networks ?? {})) {
@@ -377,6 +404,7 @@ export class DockerRuntime implements Runtime {
       }
     }
     await this.ensurePauseImage();
+    const networkMode = pod.hostNetwork ? 'host' : await this.sandboxNetwork();
     const name = `k8s_POD_${dockerName(pod.name)}_${dockerName(pod.namespace)}_${dockerName(pod.uid)}_0`;
     const create = () =>
       this.docker.createContainer({
@@ -385,17 +413,27 @@ export class DockerRuntime implements Runtime {
         Hostname: pod.hostNetwork ? undefined : pod.hostname,
         Labels: this.podLabels(pod, 'POD', TYPE_SANDBOX),
         HostConfig: {
-          NetworkMode: pod.hostNetwork ? 'host' : 'bridge',
+          NetworkMode: networkMode,
           IpcMode: 'shareable',
+          // The pod's resolv.conf: Docker writes the sandbox's from these, and the containers that join
+          // its network namespace share that file.
+          ...(pod.dns ? { Dns: pod.dns.servers, DnsSearch: pod.dns.searches, DnsOptions: pod.dns.options } : {}),
         },
       });
     let container: Docker.Container;
     try {
       container = await create();
     } catch (err) {
-      if (statusCode(err) !== 409) throw new RuntimeError('CreatePodSandboxError', daemonMessage(err));
-      // A sandbox by that name that the label search missed (created in a race): replace it.
-      await this.docker.getContainer(name).remove({ force: true }).catch(() => {});
+      if (statusCode(err) === 404 && this.network && !pod.hostNetwork) {
+        // The pod network was removed under the agent (by hand): make it again.
+        this.network.forget();
+        await this.sandboxNetwork();
+      } else if (statusCode(err) === 409) {
+        // A sandbox by that name that the label search missed (created in a race): replace it.
+        await this.docker.getContainer(name).remove({ force: true }).catch(() => {});
+      } else {
+        throw new RuntimeError('CreatePodSandboxError', daemonMessage(err));
+      }
       container = await create().catch((e) => {
         throw new RuntimeError('CreatePodSandboxError', daemonMessage(e));
       });
@@ -407,6 +445,17 @@ export class DockerRuntime implements Runtime {
       throw new RuntimeError('CreatePodSandboxError', daemonMessage(err));
     }
     return { ip: await this.sandboxIP(container.id, pod.hostNetwork) };
+  }
+
+  /** The network a new sandbox joins: the node's pod network (made if need be), else Docker's default bridge. */
+  private async sandboxNetwork(): Promise<string> {
+    if (!this.network) return 'bridge';
+    try {
+      await this.network.ensure();
+    } catch (err) {
+      throw new RuntimeError('CreatePodSandboxError', `pod network ${this.network.name} (${this.network.podCIDR}): ${(err as Error).message}`);
+    }
+    return this.network.name;
   }
 
   async removeSandbox(podUid: string): Promise<void> {
