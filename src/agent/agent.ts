@@ -5,8 +5,16 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startApiProxy, type ApiProxy } from './api-proxy.js';
 import { ApiClient } from './client.js';
+import { ClusterCatalog } from './cluster-catalog.js';
+import { startClusterDNS, type ClusterDNS } from './dns/cluster-dns.js';
+import { DEFAULT_CLUSTER_DOMAIN } from './dns/resolv-conf.js';
+import { CrossNode, type PodNetworkPath } from './cross-node.js';
+import { ServiceProxy } from './service-proxy.js';
 import { loadOrJoin, type Credential } from './join.js';
 import { NodeServer } from './node-server.js';
+import { allowsRelayed } from './network-policy.js';
+import type { RelayTarget } from './relay-listeners.js';
+import type { RelayHead } from '../tunnel/head.js';
 import { TunnelClient } from './tunnel.js';
 import { UsageSampler } from './usage.js';
 import { UsageReporter } from './usage-report.js';
@@ -52,6 +60,14 @@ export interface AgentOptions {
   reportUsage?: boolean;
   /** Between usage reports; default 15 s (tests shorten it). */
   usageReportIntervalMs?: number;
+  /** --pod-network-path: how pods reach pods on other nodes (cross-node.ts); default auto. */
+  podNetworkPath?: PodNetworkPath;
+  /** --cluster-domain: the DNS domain of the cluster (default cluster.local). */
+  clusterDomain?: string;
+  /** --cluster-dns: the nameservers pods are told to use; default: the node's own DNS server, on the pods' gateway. */
+  clusterDNS?: string[];
+  /** --resolv-conf: the resolver settings pods with dnsPolicy Default get; default /etc/resolv.conf (resolved's upstreams behind a 127.0.0.53 stub). */
+  resolvConf?: string;
   log?: (line: string) => void;
 }
 
@@ -104,8 +120,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   nodeStatus.start();
 
   if (kind === 'docker') {
+    // Pods get their addresses from the podCIDR on a Docker network of the node's, with the bridge named as the process runtime's.
+    const podCIDR = await podCIDROf(client, name, dataDir, log);
     const { DockerRuntime } = await import('./runtimes/docker.js');
-    runtime = new DockerRuntime();
+    runtime = new DockerRuntime({ podCIDR, bridge: podCIDR && bridgeFor(podCIDR) });
   } else if (kind === 'simulated') {
     runtime = new SimulatedRuntime({ startDelayMs: opts.simulateStartMs ?? 0, podCIDR: podCIDRGetter(client, name, nodeStatus) });
   } else {
@@ -115,6 +133,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
   const running = runtime;
   const inCluster = await startInCluster(cred, name, runtime, dataDir, opts.apiProxyPort, log);
+  // Services and EndpointSlices, for the Service proxy and DNS; before the pods, whose resolv.conf names the DNS.
+  const catalog = new ClusterCatalog({ client, log });
+  catalog.start();
+  const dns = await startDNS(catalog, runtime, opts, log);
 
   const pods = new PodManager({
     client,
@@ -125,17 +147,30 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     allocatable: () => nodeStatus.current?.status?.allocatable ?? {},
     watchTimeoutSeconds: opts.watchTimeoutSeconds,
     inCluster: { ...inCluster, log },
+    // Pods that share the host's network (the process runtime without root) keep the host's resolvers.
+    podDNS: runtime.podNetwork ? dns.podDNS : undefined,
   });
   pods.start();
   const reach = startReach(cred, name, runtime, pods, log, opts.reportUsage === false ? undefined : { client, intervalMs: opts.usageReportIntervalMs });
   log(`node ${name} running pods with the ${runtime.name} runtime${runtime.podNetwork ? '' : ' (pods share the host network)'}`);
   const health = watchRuntime(running, nodeStatus, log);
+  const crossNode = startCrossNode(cred, client, catalog, name, runtime, opts.podNetworkPath, log);
+  const services = startServiceProxy(catalog, name, runtime, crossNode, log);
+  // NetworkPolicy for the node's pods, where they have addresses of their own.
+  const policies = runtime.podNetwork
+    ? (await import('./network-policy-agent.js')).startNetworkPolicyAgent({ client, nodeName: name, runtime, podCIDR: podCIDRGetter(client, name, nodeStatus), log })
+    : undefined;
 
   return {
     nodes: [name],
     async stop() {
       reach.stop();
       clearInterval(health);
+      await policies?.stop();
+      await services?.stop();
+      await crossNode?.stop();
+      await dns.close();
+      await catalog.stop();
       await pods.stop();
       await inCluster.proxy?.close();
       await nodeStatus.stop();
@@ -189,7 +224,11 @@ function startReach(
   report?: { client: ApiClient; intervalMs?: number },
 ): { stop(): void } {
   const usage = new UsageSampler(runtime);
-  const server = new NodeServer({ nodeName, runtime, usage, pods: () => pods.pods, log });
+  // Relayed connections reach the pod from this node's gateway, past the FORWARD policy chains: the
+  // policies are checked here, with the source pod the sending node names.
+  const admitRelay = (head: RelayHead) =>
+    allowsRelayed({ from: { podIP: head.source }, to: { podIP: head.podIP, port: head.port } }) ? undefined : 'refused by a NetworkPolicy';
+  const server = new NodeServer({ nodeName, runtime, usage, pods: () => pods.pods, admitRelay, log });
   const tunnel = new TunnelClient({ server: cred.server, token: cred.token, ca: cred.ca, onStream: (s) => server.handle(s), log });
   const podKeys = () => pods.pods.map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid }));
   const reporter = report && new UsageReporter({ client: report.client, nodeName, usage, pods: podKeys, intervalMs: report.intervalMs, log });
@@ -203,6 +242,57 @@ function startReach(
       usage.stop();
     },
   };
+}
+
+/**
+ * Services' ClusterIPs and NodePorts for the node's pods (kube-proxy's job), where pods have a bridge
+ * of their own; without one (not root) they share the host's network and Services are not reachable.
+ */
+function startServiceProxy(catalog: ClusterCatalog, nodeName: string, runtime: Runtime, relay: CrossNode | undefined, log: (line: string) => void): ServiceProxy | undefined {
+  const network = (runtime as { network?: { bridge: string; podCIDR: string } }).network;
+  if (!runtime.podNetwork || !network) {
+    log('Services are not reachable from pods on this node: its pods have no bridge of their own (the process runtime needs root on Linux; both need a podCIDR)');
+    return undefined;
+  }
+  // Endpoints on nodes reached through the control plane are DNATed straight to their relay listeners.
+  const proxy = new ServiceProxy({ catalog, nodeName, bridge: network.bridge, podCIDR: network.podCIDR, relay, log });
+  void proxy.start();
+  return proxy;
+}
+
+/** Routes, forwarding and relays to other nodes' pods, where the node's pods have a bridge of their own. */
+function startCrossNode(
+  cred: Credential,
+  client: ApiClient,
+  catalog: ClusterCatalog,
+  nodeName: string,
+  runtime: Runtime,
+  path: PodNetworkPath | undefined,
+  log: (line: string) => void,
+): CrossNode | undefined {
+  const network = (runtime as { network?: { bridge: string; podCIDR: string } }).network;
+  if (!runtime.podNetwork || !network) return undefined;
+  // A relayed connection leaves through the relay listener (INPUT), past the egress policy chains: checked here.
+  const admitRelay = (source: string, target: RelayTarget) => allowsRelayed({ from: { podIP: source }, to: { podIP: target.ip, port: target.port } });
+  const crossNode = new CrossNode({ client, nodeName, podCIDR: network.podCIDR, bridge: network.bridge, path, server: cred.server, token: cred.token, ca: cred.ca, catalog, admitRelay, log });
+  crossNode.start();
+  return crossNode;
+}
+
+/**
+ * The node's cluster DNS (CoreDNS' part) on the pods' gateway, and each pod's resolver settings
+ * (kubelet's part). Where pods share the host's network there is no server.
+ */
+async function startDNS(catalog: ClusterCatalog, runtime: Runtime, opts: AgentOptions, log: (line: string) => void): Promise<ClusterDNS> {
+  const gateway = runtime.podNetwork ? await runtime.podGateway?.().catch(() => undefined) : undefined;
+  return startClusterDNS({
+    catalog,
+    clusterDomain: opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+    clusterDNS: opts.clusterDNS,
+    listen: gateway ? [gateway] : [],
+    resolvConf: opts.resolvConf,
+    log,
+  });
 }
 
 /** The node is not Ready while its runtime does not answer (Docker stopped), as kubelet reports it. */

@@ -3,11 +3,14 @@
 // their modules when run, so `skiff agent` on a small machine carries none of the control plane's
 // (node-forge alone is some 14 MB).
 import { mkdirSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RuntimeChoice } from '../agent/agent.js';
+import type { PodNetworkPath } from '../agent/cross-node.js';
 
 const RUNTIMES: RuntimeChoice[] = ['auto', 'docker', 'process', 'simulated'];
+const POD_NETWORK_PATHS: PodNetworkPath[] = ['auto', 'direct', 'relay'];
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -225,6 +228,28 @@ const FLAGS = {
     placeholder: 'PORT',
     help: "port of the node-local API endpoint pods reach the API at (KUBERNETES_SERVICE_PORT); default: the last one used, else 443 when root and free, else a free one",
   },
+  'pod-network-path': {
+    type: 'string',
+    placeholder: 'auto|direct|relay',
+    default: 'auto',
+    help: 'how pods reach pods on other nodes: routed directly, or relayed through the control plane (auto: directly where the node\'s address is on a connected subnet and answers, else relayed)',
+  },
+  'cluster-domain': {
+    type: 'string',
+    placeholder: 'DOMAIN',
+    default: 'cluster.local',
+    help: "the cluster's DNS domain: pods search NAMESPACE.svc.DOMAIN svc.DOMAIN DOMAIN, and the node's DNS answers for it",
+  },
+  'cluster-dns': {
+    type: 'string',
+    placeholder: 'IP[,IP]',
+    help: "nameservers pods with dnsPolicy ClusterFirst use; default: the node's own DNS server, on the pods' gateway",
+  },
+  'resolv-conf': {
+    type: 'string',
+    placeholder: 'FILE',
+    help: 'resolver settings pods with dnsPolicy Default get; default /etc/resolv.conf (systemd-resolved\'s upstreams when it holds only its 127.0.0.53 stub)',
+  },
   'no-agent': {
     type: 'boolean',
     help: 'serve only: do not run this machine as a node too',
@@ -362,7 +387,7 @@ const COMMANDS: Record<string, Command> = {
   },
   agent: {
     summary: 'join this machine to a cluster as a node and run the pods bound to it',
-    flags: ['server', 'token', 'ca-cert', 'ca-hash', 'name', 'runtime', 'labels', 'register-with-taints', 'max-pods', 'api-proxy-port', 'data', 'simulate', 'simulate-start-delay'],
+    flags: ['server', 'token', 'ca-cert', 'ca-hash', 'name', 'runtime', 'labels', 'register-with-taints', 'max-pods', 'api-proxy-port', 'pod-network-path', 'cluster-domain', 'cluster-dns', 'resolv-conf', 'data', 'simulate', 'simulate-start-delay'],
     run: runAgent,
   },
   kubeconfig: {
@@ -414,6 +439,10 @@ async function runAgent(flags: FlagValues): Promise<number> {
     taints: flags['register-with-taints'] ? String(flags['register-with-taints']) : undefined,
     maxPods: positiveNumber('max-pods', String(flags['max-pods'])),
     apiProxyPort: flags['api-proxy-port'] ? portNumber('api-proxy-port', String(flags['api-proxy-port'])) : undefined,
+    podNetworkPath: podNetworkPathFlag(flags),
+    clusterDomain: clusterDomainFlag(flags),
+    clusterDNS: clusterDNSFlag(flags),
+    resolvConf: flags['resolv-conf'] ? resolve(String(flags['resolv-conf'])) : undefined,
     dataDir: resolve(String(flags.data), 'agent'),
     simulate: flags.simulate ? positiveNumber('simulate', String(flags.simulate)) : undefined,
     simulateStartMs: parseDuration('simulate-start-delay', String(flags['simulate-start-delay'])),
@@ -421,6 +450,27 @@ async function runAgent(flags: FlagValues): Promise<number> {
   process.stdout.write(`skiff agent running ${agent.nodes.length === 1 ? `node ${agent.nodes[0]}` : `${agent.nodes.length} simulated nodes`}\n`);
   process.on('unhandledRejection', (err) => console.error('skiff agent: unhandled rejection:', err));
   return untilSignalled('skiff agent', () => agent.stop());
+}
+
+function podNetworkPathFlag(flags: FlagValues): PodNetworkPath {
+  const path = String(flags['pod-network-path']);
+  if (!POD_NETWORK_PATHS.includes(path as PodNetworkPath)) throw new Error(`--pod-network-path: expected auto, direct or relay, got "${path}"`);
+  return path as PodNetworkPath;
+}
+
+function clusterDomainFlag(flags: FlagValues): string {
+  const domain = String(flags['cluster-domain']).replace(/\.$/, '').toLowerCase();
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(domain) || domain.length > 253) {
+    throw new Error(`--cluster-domain: expected a DNS domain, got "${flags['cluster-domain']}"`);
+  }
+  return domain;
+}
+
+function clusterDNSFlag(flags: FlagValues): string[] | undefined {
+  if (!flags['cluster-dns']) return undefined;
+  const ips = String(flags['cluster-dns']).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const ip of ips) if (!isIP(ip)) throw new Error(`--cluster-dns: expected IP addresses separated by commas, got "${ip}"`);
+  return ips;
 }
 
 function runtimeFlag(flags: FlagValues): RuntimeChoice {

@@ -19,7 +19,7 @@
 //   the node from a pod needs forwarding and NAT: with `masquerade: true`, setup() also turns on
 //   net.ipv4.ip_forward and adds FORWARD ACCEPT rules out of and back into the bridge and a MASQUERADE
 //   rule for the podCIDR. Every rule carries the comment `skiff <bridge>`; teardown() removes them.
-//   Routes to other nodes' podCIDRs are not set up here.
+//   Routes to other nodes' podCIDRs are the agent's (cross-node.ts); removeRules removes them too.
 // - IPv4 only; needs Linux, root and iproute2 (`ip`). `PodNetwork.supported()` tells.
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -205,7 +205,7 @@ export class PodNetwork {
     return rules;
   }
 
-  /** Removes this bridge's iptables rules (teardown does it too). */
+  /** Removes this bridge's iptables rules, its Service proxy's and NetworkPolicy chains included (teardown does it too). */
   async removeRules(): Promise<void> {
     if (!(await this.iptablesWorks())) return;
     for (const [table, rule] of this.rules()) {
@@ -213,6 +213,13 @@ export class PodNetwork {
         if ((await run('iptables', ['-t', table, '-D', ...rule])).code !== 0) break;
       }
     }
+    // Imported here: the Service proxy's module is the agent's, not the runtime's.
+    const { removeServiceRules } = await import('../service-proxy.js');
+    await removeServiceRules(this.bridge);
+    const { removeNetworkPolicyRules } = await import('../network-policy-iptables.js');
+    await removeNetworkPolicyRules(this.bridge);
+    const { removeCrossNodeRules } = await import('../cross-node-rules.js');
+    await removeCrossNodeRules(this.bridge, this.podCIDR);
   }
 
   /** The namespace a pod's processes run in. */
@@ -340,6 +347,8 @@ export class PodNetwork {
         const r = await run('ip', ['netns', 'delete', ns]);
         if (r.code !== 0 && (await exists(path.join(NETNS_DIR, ns)))) throw new Error(`ip netns delete ${ns}: ${r.stderr.trim()}`);
       }
+      // The files `ip netns exec` mounts over /etc for it (the pod's resolv.conf) go with the namespace.
+      await fs.rm(path.join('/etc/netns', ns), { recursive: true, force: true });
       // The pair goes with the namespace once nothing holds it; delete the host end in case something does.
       const hostEnd = hostVethName(uid);
       if (await linkExists(hostEnd)) await run('ip', ['link', 'del', 'dev', hostEnd]);
