@@ -411,7 +411,8 @@ export function rebootPods(agentDir: string, opts: { bridge?: boolean } = {}): {
         }
       }
     }
-    if (rec.netns) namespaces.add(rec.netns);
+    // Only a pod's own namespace: a host-network pod's record may name the host's (skiffhost-...).
+    if (rec.netns?.startsWith('skiff-')) namespaces.add(rec.netns);
     if (rec.podUid) namespaces.add(netnsName(rec.podUid));
   }
   let removed = 0;

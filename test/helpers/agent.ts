@@ -6,6 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bridgeFor } from '../../src/agent/agent.js';
 import { afterAll } from 'vitest';
+import { removeCrossNodeRules } from '../../src/agent/cross-node-rules.js';
+import { removeNetworkPolicyRules } from '../../src/agent/network-policy-iptables.js';
+import { DockerRuntime } from '../../src/agent/runtimes/docker.js';
+import { removeServiceRules } from '../../src/agent/service-proxy.js';
 import { ProcessRuntime } from '../../src/agent/runtimes/process.js';
 import { PodNetwork } from '../../src/agent/runtimes/pod-network.js';
 import { repoRoot, stopGracefully, type Exit } from './skiff-server.js';
@@ -33,7 +37,8 @@ export interface AgentStart {
 }
 
 const agents = new Set<ChildProcess>();
-const dataDirs = new Set<string>();
+/** Agents' state folders (DATA/agent) and the runtime each ran its pods with. */
+const dataDirs = new Map<string, string>();
 
 export function startAgentProcess(opts: AgentStart): AgentProcess {
   const args = ['agent', '--server', opts.server, '--name', opts.name, '--data', opts.data, '--runtime', opts.runtime ?? 'process'];
@@ -45,7 +50,7 @@ export function startAgentProcess(opts: AgentStart): AgentProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   agents.add(child);
-  dataDirs.add(join(opts.data, 'agent'));
+  dataDirs.set(join(opts.data, 'agent'), opts.runtime ?? 'process');
   let output = '';
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   void exited.then(() => agents.delete(child));
@@ -89,8 +94,8 @@ function runtimeOf(dir: string): { runtime: ProcessRuntime; net?: PodNetwork } {
 }
 
 /** Also clean up after an agent this helper did not start (the local node of `skiff serve`). */
-export function trackAgentData(dir: string): void {
-  dataDirs.add(dir);
+export function trackAgentData(dir: string, runtime = 'process'): void {
+  dataDirs.set(dir, runtime);
 }
 
 /**
@@ -109,7 +114,11 @@ export async function rebootPods(dir: string): Promise<void> {
 /** Stops what agents left running: their processes, then their pods' containers and namespaces. */
 export async function cleanUpAgents(): Promise<void> {
   for (const child of agents) child.kill('SIGKILL');
-  for (const dir of dataDirs) {
+  for (const [dir, kind] of dataDirs) {
+    if (kind === 'docker') {
+      await cleanUpDockerAgent(dir).catch(() => {});
+      continue;
+    }
     const { runtime, net } = runtimeOf(dir);
     for (const c of await runtime.listContainers().catch(() => [])) {
       if (c.state === 'running') await runtime.stopContainer(c.id, 0).catch(() => {});
@@ -120,6 +129,27 @@ export async function cleanUpAgents(): Promise<void> {
     }
   }
   dataDirs.clear();
+}
+
+/**
+ * A docker agent's pods are containers on its node's Docker network: remove them, then the network
+ * (and with it the bridge Docker made; a PodNetwork teardown would take the bridge from under Docker).
+ */
+async function cleanUpDockerAgent(dir: string): Promise<void> {
+  const podCIDR = JSON.parse(readFileSync(join(dir, 'node.json'), 'utf8')).podCIDR as string | undefined;
+  if (!podCIDR) return;
+  const bridge = bridgeFor(podCIDR);
+  try {
+    const rt = new DockerRuntime({ podCIDR, bridge });
+    for (const id of (await rt.network?.attached()) ?? []) await rt.removeContainer(id).catch(() => {});
+    await rt.teardownNetwork();
+  } finally {
+    // The agent's own rules go even where its Docker Engine never answered (teardownNetwork removes
+    // them too, but only with the daemon's network gone).
+    await removeServiceRules(bridge);
+    await removeCrossNodeRules(bridge, podCIDR);
+    await removeNetworkPolicyRules(bridge);
+  }
 }
 
 if (process.env.VITEST) afterAll(cleanUpAgents);
