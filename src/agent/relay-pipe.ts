@@ -6,22 +6,11 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { MuxStream } from '../tunnel/mux.js';
+import { drained } from './streams/port-forward.js';
 
 const EOF = new Uint8Array(0);
 /** Bytes sent on the WebSocket and not yet written out, past which the pod's socket is paused. */
 const HIGH_WATER = 1024 * 1024;
-
-function drained(socket: Socket): Promise<void> {
-  return new Promise((ok) => {
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      ok();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
-}
 
 /**
  * The target's node: `socket` (connected to the pod, the stream answered 101) and `stream` copied

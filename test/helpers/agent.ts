@@ -6,10 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bridgeFor } from '../../src/agent/agent.js';
 import { afterAll } from 'vitest';
-import { removeCrossNodeRules } from '../../src/agent/cross-node-rules.js';
-import { removeNetworkPolicyRules } from '../../src/agent/network-policy-iptables.js';
+import { removeAgentNetworkRules } from '../../src/agent/network-rules.js';
 import { DockerRuntime } from '../../src/agent/runtimes/docker.js';
-import { removeServiceRules } from '../../src/agent/service-proxy.js';
 import { ProcessRuntime } from '../../src/agent/runtimes/process.js';
 import { PodNetwork } from '../../src/agent/runtimes/pod-network.js';
 import { repoRoot, stopGracefully, type Exit } from './skiff-server.js';
@@ -146,9 +144,7 @@ async function cleanUpDockerAgent(dir: string): Promise<void> {
   } finally {
     // The agent's own rules go even where its Docker Engine never answered (teardownNetwork removes
     // them too, but only with the daemon's network gone).
-    await removeServiceRules(bridge);
-    await removeCrossNodeRules(bridge, podCIDR);
-    await removeNetworkPolicyRules(bridge);
+    await removeAgentNetworkRules(bridge, podCIDR);
   }
 }
 

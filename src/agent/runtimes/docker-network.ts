@@ -199,13 +199,9 @@ export class DockerPodNetwork {
     for (let i = 0; i < 10 && (await run('iptables', ['-w', '-t', 'nat', '-C', ...rule])).code === 0; i++) {
       if ((await run('iptables', ['-w', '-t', 'nat', '-D', ...rule])).code !== 0) break;
     }
-    // Imported here: the Service proxy's, NetworkPolicy's and cross-node modules are the agent's, not the runtime's.
-    const { removeServiceRules } = await import('../service-proxy.js');
-    await removeServiceRules(this.bridge);
-    const { removeNetworkPolicyRules } = await import('../network-policy-iptables.js');
-    await removeNetworkPolicyRules(this.bridge);
-    const { removeCrossNodeRules } = await import('../cross-node-rules.js');
-    await removeCrossNodeRules(this.bridge, this.podCIDR);
+    // Imported here: those rules are the agent's modules', not the runtime's.
+    const { removeAgentNetworkRules } = await import('../network-rules.js');
+    await removeAgentNetworkRules(this.bridge, this.podCIDR);
   }
 
   /** Containers on the network, running or not (a stopped sandbox starts again on it). */

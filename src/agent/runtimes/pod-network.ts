@@ -213,13 +213,9 @@ export class PodNetwork {
         if ((await run('iptables', ['-t', table, '-D', ...rule])).code !== 0) break;
       }
     }
-    // Imported here: the Service proxy's module is the agent's, not the runtime's.
-    const { removeServiceRules } = await import('../service-proxy.js');
-    await removeServiceRules(this.bridge);
-    const { removeNetworkPolicyRules } = await import('../network-policy-iptables.js');
-    await removeNetworkPolicyRules(this.bridge);
-    const { removeCrossNodeRules } = await import('../cross-node-rules.js');
-    await removeCrossNodeRules(this.bridge, this.podCIDR);
+    // Imported here: those rules are the agent's modules', not the runtime's.
+    const { removeAgentNetworkRules } = await import('../network-rules.js');
+    await removeAgentNetworkRules(this.bridge, this.podCIDR);
   }
 
   /** The namespace a pod's processes run in. */

@@ -36,7 +36,7 @@ function requestId(stream: SpdyStream): string {
 }
 
 /** Resolves once a socket drains or closes. */
-function drained(socket: Socket): Promise<void> {
+export function drained(socket: Socket): Promise<void> {
   return new Promise((ok) => {
     const done = () => {
       socket.off('drain', done);
