@@ -7,6 +7,7 @@
 // Nodes' tunnels live in Durable Objects (worker-tunnel.ts): each request to a node is one subrequest.
 import { createClient } from '@libsql/client/web';
 import { createApp } from './api/app.js';
+import { ServerMetrics } from './api/server-metrics.js';
 import { storeAuthenticator } from './api/auth/identity.js';
 import { ServiceAccountTokens } from './api/auth/service-accounts.js';
 import { forwardToService } from './api/proxy.js';
@@ -50,6 +51,7 @@ interface Isolate {
   url: string;
   store: Store;
   app: ReturnType<typeof createApp>;
+  metrics: ServerMetrics;
   settings: Settings;
   schema?: Promise<boolean>;
   /** A write asked for a pass; the request that sees it runs passes through waitUntil. */
@@ -98,14 +100,18 @@ function setup(env: WorkerEnv): Isolate {
   // The binding is the same for every request of the isolate; stubs are made per request.
   const tunnels = workerTunnels(env);
   const { control } = settings;
+  // /metrics: this isolate's requests and passes since it started (isolates share no memory).
+  const metrics = new ServerMetrics(store);
   const self: Isolate = {
     url: env.LIBSQL_URL,
     store,
     settings,
     kicked: false,
     again: false,
+    metrics,
     app: createApp({
       store,
+      metrics,
       clock: systemClock,
       // The admin token; node credentials and user tokens from the database (remembered per isolate
       // for 10 s); ServiceAccount tokens, verified with the key read once per isolate.
@@ -167,6 +173,7 @@ async function passesWithinBudget(self: Isolate): Promise<void> {
   do {
     self.again = false;
     const pass = await reconcile(self.store, systemClock, control);
+    self.metrics.observePass(pass);
     spent += pass.roundTrips;
     dearest = Math.max(dearest, pass.roundTrips);
     // A skipped pass (another isolate holds the lease) stops here: the holder runs again for it.

@@ -26,6 +26,8 @@ import { TUNNEL_PATH, type NodeTunnels } from './tunnels.js';
 import { relay, RELAY_PATH } from './relay.js';
 import { USAGE_REPORT_PATH, usageReport } from './usage-reports.js';
 import type { WatchPolling } from './watch.js';
+import { EXPOSITION_CONTENT_TYPE } from './metrics-registry.js';
+import type { ServerMetrics } from './server-metrics.js';
 
 export interface AppOptions {
   store: Store;
@@ -53,8 +55,8 @@ export interface AppOptions {
   defaultTolerationSeconds?: [number, number];
   /** --service-cluster-ip-range and --service-node-port-range. */
   serviceRanges?: ServiceRanges;
-  /** What `GET /metrics` answers, in Prometheus' text format; absent: 404. */
-  metrics?: () => string;
+  /** What `GET /metrics` answers (Prometheus' text format) and counts every request; absent: 404. */
+  metrics?: ServerMetrics;
   /** The nodes' tunnels, held by the home; absent: nodes cannot be reached (logs, exec, ... answer 503). */
   tunnels?: NodeTunnels;
   /** skiff as the ingress controller: Ingress traffic goes to Services through `forward`; absent: no ingress. */
@@ -113,6 +115,8 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
 
   // Ingress traffic, before authentication: public, and the backend's own business.
   if (ingress) app.use('*', async (c, next) => (await ingress.handle(c.req.raw, c.req.path)) ?? next());
+  // Every API request counted (refused ones too), as kube-apiserver's apiserver_request_total.
+  if (opts.metrics) app.use('*', opts.metrics.middleware());
 
   app.use('*', async (c, next) => {
     if (PUBLIC_PATHS.has(c.req.path)) return next();
@@ -138,9 +142,9 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     return c.body(opts.caCert, 200, { 'content-type': 'text/plain; charset=utf-8' });
   });
 
-  app.get('/metrics', (c) => {
+  app.get('/metrics', async (c) => {
     if (!opts.metrics) throw notFoundPath();
-    return c.body(opts.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    return c.body(await opts.metrics.expose(), 200, { 'content-type': EXPOSITION_CONTENT_TYPE });
   });
   for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
   app.get('/version', (c) => c.json(SERVER_VERSION));

@@ -96,6 +96,8 @@ export class PassContext {
   writes = 0;
   /** Pods the scheduler tried to place (placed or found no node for): the work its back-off saves. */
   schedulingAttempts = 0;
+  /** Of those, the pods the scheduler bound. */
+  scheduled = 0;
   /**
    * Nodes without spec.podCIDR, as node lifecycle found them in the health rows it reads anyway, so
    * node IPAM costs an idle pass nothing (undefined: not read this pass).

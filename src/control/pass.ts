@@ -27,6 +27,10 @@ export interface PassResult {
   writes: number;
   /** Pods the scheduler tried to place, placed or not (see its back-off). */
   schedulingAttempts?: number;
+  /** Of those, the pods bound to a node. */
+  scheduled?: number;
+  /** Each controller's time in this pass, seconds, in the order they ran. */
+  controllerSeconds?: [string, number][];
   roundTrips: number;
   /** Another pass held the lease: this one did nothing (that pass runs again for it). */
   skipped: boolean;
@@ -82,8 +86,9 @@ export async function reconcile(store: Store, clock: Clock, opts: ControlOptions
   const began = Date.now();
   const ttlMs = opts.passLeaseSeconds * 1000;
   let renewed = clock.now().getTime();
+  const controllerSeconds: [string, number][] = [];
   try {
-    for (const [, controller] of CONTROLLERS) {
+    for (const [name, controller] of CONTROLLERS) {
       // A long pass keeps its lease: renewed once half of it has gone (a round trip only then), so
       // the lease can be short and a server that died holding it is waited for only briefly.
       const now = clock.now().getTime();
@@ -91,7 +96,9 @@ export async function reconcile(store: Store, clock: Clock, opts: ControlOptions
         await store.renewPassLease(holder, now + ttlMs);
         renewed = now;
       }
+      const start = performance.now();
       await controller(ctx);
+      controllerSeconds.push([name, (performance.now() - start) / 1000]);
     }
   } catch (e) {
     if (holder) await store.releasePassLease(holder).catch(() => undefined);
@@ -99,7 +106,7 @@ export async function reconcile(store: Store, clock: Clock, opts: ControlOptions
   }
   const ran: [number, number] = [began, Date.now()];
   const { wanted } = await store.compact(opts.changeLogSize, ctx.timestamp(-opts.eventTtlSeconds * 1000), holder);
-  return { writes: ctx.writes, schedulingAttempts: ctx.schedulingAttempts, roundTrips: store.roundTrips - before, skipped: false, wanted, ran };
+  return { writes: ctx.writes, schedulingAttempts: ctx.schedulingAttempts, scheduled: ctx.scheduled, controllerSeconds, roundTrips: store.roundTrips - before, skipped: false, wanted, ran };
 }
 
 /**

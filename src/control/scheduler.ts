@@ -154,6 +154,7 @@ export async function scheduler(ctx: PassContext): Promise<void> {
     else statements.push([item]);
   });
   const guard = bindingGuard(rev);
+  ctx.scheduled += bindings.length;
   await commitSets(ctx, [
     ...statements.map((items): WriteOp => ({ op: 'updates', items, guard })),
     ...(conditions.length ? [{ op: 'updates' as const, items: conditions }] : []),

@@ -51,6 +51,11 @@ const CLUSTER_ROLES: Expected[] = [
       rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
     ],
   },
+  // What monitoring reads: the metrics and health checks (Prometheus' scrapes, bound to the system:monitoring group).
+  {
+    name: 'system:monitoring',
+    rules: [urls(['get'], ['/metrics', '/metrics/slis', '/livez', '/readyz', '/healthz', '/livez/*', '/readyz/*', '/healthz/*'])],
+  },
   // What anyone, signed in or not, may read.
   { name: 'system:public-info-viewer', rules: [urls(['get'], ['/livez', '/readyz', '/healthz', '/version', '/version/'])] },
   // The ServiceAccount issuer's discovery documents, for workloads that verify tokens.
@@ -125,6 +130,7 @@ const CLUSTER_ROLE_BINDINGS: { name: string; groups: string[] }[] = [
   { name: 'system:discovery', groups: ['system:authenticated'] },
   { name: 'system:basic-user', groups: ['system:authenticated'] },
   { name: 'system:public-info-viewer', groups: ['system:authenticated', 'system:unauthenticated'] },
+  { name: 'system:monitoring', groups: ['system:monitoring'] },
   { name: 'system:service-account-issuer-discovery', groups: ['system:serviceaccounts'] },
 ];
 

@@ -1,7 +1,8 @@
 // The API thread's side of the pass thread (pass-worker.ts): kicks, commit notices, shutdown, and
-// the counts /metrics reports.
+// each pass's counts for /metrics.
 import type { MessagePort, Worker } from 'node:worker_threads';
 import type { ControlOptions } from '../control/context.js';
+import type { ServerMetrics } from '../api/server-metrics.js';
 import type { PassThreadCommand, PassThreadData, PassThreadMessage } from './pass-worker.js';
 import { startWorker } from './worker-script.js';
 
@@ -14,15 +15,13 @@ export interface PassThreadOptions {
   onCommit: () => void;
   /** For a database file: a new port to the API's writer thread, which takes the passes' writes too. */
   writerPort?: () => MessagePort;
+  /** Where each pass is counted (/metrics). */
+  metrics?: ServerMetrics;
   /** Log verbosity (--v): 4 and up prints a line per pass. */
   verbosity?: number;
 }
 
 export class PassThread {
-  passes = 0;
-  skipped = 0;
-  writes = 0;
-  cpuSeconds = 0;
   private worker!: Worker;
   private kicked = false;
   private alive = false;
@@ -40,11 +39,9 @@ export class PassThread {
     this.alive = true;
     worker.on('message', (m: PassThreadMessage) => {
       if (m.type === 'committed') this.opts.onCommit();
+      else if (m.type === 'failed') this.opts.metrics?.observeFailedPass(m);
       else if (m.type === 'pass') {
-        this.passes++;
-        if (m.skipped) this.skipped++;
-        this.writes += m.writes;
-        this.cpuSeconds += m.cpuMicros / 1e6;
+        this.opts.metrics?.observePass({ ...m, cpuSeconds: m.cpuMicros / 1e6 });
         if ((this.opts.verbosity ?? 0) >= 4) {
           const ran = m.ran ? ` ran ${m.ran[0]}-${m.ran[1]}` : '';
           console.log(`skiff: pass${m.skipped ? ' skipped (lease held elsewhere)' : ran} writes=${m.writes} roundTrips=${m.roundTrips} cpu=${(m.cpuMicros / 1000).toFixed(1)}ms`);
@@ -67,17 +64,6 @@ export class PassThread {
       this.kicked = false;
       this.worker.postMessage('kick' satisfies PassThreadCommand);
     });
-  }
-
-  /** The counts in Prometheus' text format (what /metrics serves). */
-  metrics(): string {
-    const counter = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} counter\n${name} ${value}\n`;
-    return (
-      counter('skiff_reconcile_passes_total', 'Reconcile passes this server ran, skipped ones included.', this.passes) +
-      counter('skiff_reconcile_passes_skipped_total', 'Passes skipped because another server held the pass lease.', this.skipped) +
-      counter('skiff_reconcile_writes_total', 'Objects written by reconcile passes.', this.writes) +
-      counter('skiff_reconcile_pass_cpu_seconds_total', 'CPU time of the reconcile pass thread spent in passes.', Number(this.cpuSeconds.toFixed(6)))
-    );
   }
 
   /** Lets a running pass finish, then ends the thread. */

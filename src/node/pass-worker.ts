@@ -23,7 +23,20 @@ export interface PassThreadData {
 
 export type PassThreadMessage =
   | { type: 'committed' }
-  | { type: 'pass'; cpuMicros: number; writes: number; roundTrips: number; skipped: boolean; ran?: [number, number] };
+  | {
+      type: 'pass';
+      cpuMicros: number;
+      writes: number;
+      roundTrips: number;
+      skipped: boolean;
+      ran?: [number, number];
+      controllerSeconds?: [string, number][];
+      schedulingAttempts?: number;
+      scheduled?: number;
+      /** This thread's database calls that failed during the pass. */
+      dbErrors: number;
+    }
+  | { type: 'failed'; roundTrips: number; dbErrors: number };
 export type PassThreadCommand = 'kick' | 'stop';
 
 const { url, authToken, writer, control, intervalMs } = workerData as PassThreadData;
@@ -52,8 +65,16 @@ const KICK_DEBOUNCE_MS = 50;
 
 const passes = new PassScheduler(async () => {
   const before = threadCpu();
-  const result = await reconcile(store, systemClock, control);
-  post({ type: 'pass', cpuMicros: threadCpu() - before, writes: result.writes, roundTrips: result.roundTrips, skipped: result.skipped, ran: result.ran });
+  const [trips, errors] = [store.roundTrips, store.errors];
+  let result;
+  try {
+    result = await reconcile(store, systemClock, control);
+  } catch (e) {
+    post({ type: 'failed', roundTrips: store.roundTrips - trips, dbErrors: store.errors - errors });
+    throw e;
+  }
+  const { writes, roundTrips, skipped, ran, controllerSeconds, schedulingAttempts, scheduled } = result;
+  post({ type: 'pass', cpuMicros: threadCpu() - before, writes, roundTrips, skipped, ran, controllerSeconds, schedulingAttempts, scheduled, dbErrors: store.errors - errors });
   return result;
 }, intervalMs, KICK_DEBOUNCE_MS);
 passes.start();

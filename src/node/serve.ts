@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { createApp } from '../api/app.js';
 import { storeAuthenticator } from '../api/auth/identity.js';
 import { ServiceAccountTokens } from '../api/auth/service-accounts.js';
+import { ServerMetrics } from '../api/server-metrics.js';
 import { forwardToService } from '../api/proxy.js';
 import type { ServiceRanges } from '../api/service-allocation.js';
 import { defaultControlOptions, type ControlOptions } from '../control/context.js';
@@ -76,7 +77,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   // On a file the passes' writes share the writer thread with the API's: in short transactions.
   // Ingresses report the address served on unless told another (--ingress-address).
   const control: ControlOptions = { ...defaultControlOptions, commitChunk: threaded ? 100 : 0, ingressAddress: connectHost(host), ...opts.control };
-  const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted(), writerPort: threaded?.writerPort, verbosity: opts.verbosity });
+  // /metrics: the API's requests and store, and the pass thread's passes and connection.
+  const metrics = new ServerMetrics(store, true);
+  const passes = new PassThread({ url: dbUrl, authToken, control, intervalMs: opts.reconcileIntervalMs ?? 1000, onCommit: () => store.notifyCommitted(), writerPort: threaded?.writerPort, metrics, verbosity: opts.verbosity });
   const stopDatabase = async () => {
     await passes.stop();
     await (client.stop?.() ?? client.close());
@@ -93,7 +96,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     onWrite: (kind) => kicksPass(kind) && passes.kick(),
     // Writes through other servers on the same database are found by polling the change log.
     pollIntervalMs: 500,
-    metrics: () => passes.metrics(),
+    metrics,
     tunnels,
     policyInBackground: true,
     ingress: { forward: (req, namespace, service, port, path) => forwardToService({ store, tunnels }, req, namespace, service, port, path) },

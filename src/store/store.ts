@@ -151,15 +151,22 @@ export class Store {
   /** Round trips issued, for tests and benchmarks that count them. */
   roundTrips = 0;
 
+  /** Calls to the database client that failed (an error, not a failed condition), for /metrics. */
+  errors = 0;
+  /** The database client, its failed calls counted in `errors`. */
+  readonly client: Client;
+
   /**
    * @param groupCommit whether concurrent commits may share a transaction. Not on Workers: there a
    * request waiting on another request's database call is cancelled as hung.
    */
   constructor(
-    readonly client: Client,
+    client: Client,
     readonly clock: Clock,
     private readonly groupCommit = true,
-  ) {}
+  ) {
+    this.client = countingErrors(client, () => this.errors++);
+  }
 
   /**
    * Create the namespaces Kubernetes starts with, the IngressClass skiff serves, the key that signs
@@ -554,4 +561,25 @@ function opStatements(w: WriteOp): [InStatement, InStatement] {
     },
     revision,
   ];
+}
+
+/** `client` with each failed call (execute, batch, transaction, ...) counted. */
+function countingErrors(client: Client, failed: () => void): Client {
+  const counted = new Set(['execute', 'batch', 'migrate', 'executeMultiple', 'transaction', 'sync']);
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      if (typeof prop !== 'string' || !counted.has(prop)) return value.bind(target);
+      return (...args: unknown[]) => {
+        try {
+          const r = value.apply(target, args);
+          return r instanceof Promise ? r.catch((e: unknown) => { failed(); throw e; }) : r;
+        } catch (e) {
+          failed();
+          throw e;
+        }
+      };
+    },
+  });
 }

@@ -98,8 +98,8 @@ export async function authorize(identity: Identity, method: string, rp: Resource
 export async function authorizeNonResource(identity: Identity, method: string, path: string, rbac?: RbacAuthorizer): Promise<void> {
   if (isMaster(identity)) return;
   const verb = method === 'HEAD' ? 'get' : method.toLowerCase();
-  // Nodes read discovery and OpenAPI, as kube-apiserver's system:node role lets them.
-  if (nodeNameOf(identity) && verb === 'get') return;
+  // Nodes read discovery and OpenAPI, as kube-apiserver's system:node role lets them (not /metrics: system:monitoring's).
+  if (nodeNameOf(identity) && verb === 'get' && path !== '/metrics') return;
   if (rbac && (await rbac.authorize(identity, { verb, path, apiGroup: '', resource: '', resourceRequest: false })).allowed) return;
   throw new ApiError(403, 'Forbidden', `forbidden: User "${identity.user}" cannot ${verb} path "${path}"`);
 }
@@ -115,7 +115,7 @@ export async function decide(identity: Identity, q: Question, store: Store, rbac
   if (isMaster(identity)) return { allowed: true, reason: '' };
   const node = nodeNameOf(identity);
   if ('path' in q) {
-    if (node && q.verb === 'get') return { allowed: true, reason: '' };
+    if (node && q.verb === 'get' && q.path !== '/metrics') return { allowed: true, reason: '' };
     return rbac ? rbac.authorize(identity, { verb: q.verb, path: q.path, apiGroup: '', resource: '', resourceRequest: false }) : { allowed: false, reason: '' };
   }
   const a = q.resource;
