@@ -40,7 +40,7 @@ import {
 } from './agent-procs.js';
 import { PodWatch, isRunningReady } from './agent-watch.js';
 import { timedPool } from './client.js';
-import { intFromEnv, percentile } from './report.js';
+import { intFromEnv, percentile, progress, step } from './report.js';
 
 const PODS = intFromEnv('BENCH_PODS', 1000);
 const NODES = intFromEnv('BENCH_NODES', 100);
@@ -86,6 +86,7 @@ function markdownTable(head: string[], body: string[][]): string {
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
+  step(`waiting for ${what}`);
   for (;;) {
     try {
       const v = await probe();
@@ -141,6 +142,7 @@ const simPod = (name: string, group: string) =>
 
 async function startupIn(kind: 'serve' | 'dev'): Promise<Startup> {
   console.log(`\n${kind}: starting the control plane, ${NODES} simulated nodes (--simulate-start-delay ${START_DELAY})`);
+  step(`${kind}: starting the control plane`);
   const home = await startHome(kind, ['--cluster-cidr', '10.128.0.0/12']);
   let agent: AgentProc | undefined;
   let watch: PodWatch | undefined;
@@ -518,6 +520,7 @@ interface ScaleRow {
 
 async function scaleIn(kind: 'serve' | 'dev'): Promise<ScaleRow> {
   console.log(`\n${kind}: ${SIM_NODES} simulated nodes joining`);
+  step(`${kind}: starting the control plane`);
   const home = await startHome(kind, ['--cluster-cidr', '10.128.0.0/12', '--node-cidr-mask-size', '26']);
   let agent: AgentProc | undefined;
   const row: ScaleRow = { home: kind, nodes: SIM_NODES, joinedS: NaN, allReadyS: NaN, readyAfter: NaN, waitS: SIM_WAIT_S, serverCpuPct: NaN, serverRss: NaN, agentCpuPct: NaN, agentRss: NaN };
@@ -629,6 +632,7 @@ async function main(): Promise<void> {
       scaleReport(rows);
     }
   } finally {
+    progress.done();
     await cleanUpAll();
   }
 }

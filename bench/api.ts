@@ -61,7 +61,7 @@ import {
 } from './api-procs.js';
 import { ApiClient, pacedProbe, timedPool, warmUp } from './client.js';
 import { rawGets, rawInserts, rawLeaseCpu, type RawLeaseCpu, type RawResult } from './raw-libsql.js';
-import { figureTable, fmt, intFromEnv, rate, summary, table, type Figure, type Row } from './report.js';
+import { counted, figureTable, fmt, intFromEnv, progress, rate, step, summary, table, type Figure, type Row } from './report.js';
 
 const SECTIONS = listFromEnv('BENCH_SECTIONS', ['idle', 'backlog', 'auth', 'nodes'] as const);
 const AUTH_ROUNDS = intFromEnv('BENCH_AUTH_ROUNDS', 20);
@@ -96,7 +96,10 @@ function listFromEnv<T extends string>(name: string, all: readonly T[]): Set<T> 
 }
 
 const t0Run = performance.now();
-const log = (msg: string) => console.log(`[${((performance.now() - t0Run) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+const log = (msg: string) => {
+  console.log(`[${((performance.now() - t0Run) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+  step(msg);
+};
 
 const podName = (prefix: string, i: number) => `${prefix}-${String(i).padStart(5, '0')}`;
 
@@ -169,12 +172,13 @@ async function getJson(api: ApiClient, path: string): Promise<any> {
 
 async function timedStep(operation: string, count: number, concurrency: number, task: (i: number) => Promise<unknown>): Promise<Row> {
   const t0 = performance.now();
-  const samples = await timedPool(count, concurrency, task);
+  const samples = await timedPool(count, concurrency, counted(operation, count, task));
   return { operation, count, samples, totalMs: performance.now() - t0 };
 }
 
 async function pacedGets(operation: string, api: ApiClient, opts: { count?: number; durationMs?: number }): Promise<Row> {
   const t0 = performance.now();
+  step(operation, opts.count);
   const samples = await pacedProbe(() => api.expect(200, 'GET', PROBE_PATH), { everyMs: GET_EVERY_MS, ...opts });
   return { operation, count: samples.length, samples, totalMs: performance.now() - t0 };
 }
@@ -667,6 +671,7 @@ async function main(): Promise<void> {
     );
     console.log(`whole run: ${((performance.now() - runStart) / 1000).toFixed(0)} s`);
   } finally {
+    progress.done();
     removeTempDir(work);
   }
 }

@@ -35,6 +35,7 @@ import { openClient } from '../src/store/db.js';
 import { Store, type WriteOp } from '../src/store/store.js';
 import { cronJobObjects, daemonSetObject, msToNextMinute } from './workloads.js';
 import { leaseObject, microTime, nodeObject, runKubelets, sampledClient, stamp } from './fixtures.js';
+import { progress, step, stepDone } from './report.js';
 
 interface Size {
   nodes: number;
@@ -171,9 +172,11 @@ class Cluster {
   }
 
   async commitInBatches(ops: WriteOp[]): Promise<void> {
+    step('setup: writing objects', ops.length);
     for (let i = 0; i < ops.length; i += COMMIT_BATCH) {
       const results = await this.store.commit(ops.slice(i, i + COMMIT_BATCH));
       if (results.some((r) => !r.ok)) throw new Error('a setup write failed');
+      stepDone(Math.min(ops.length, i + COMMIT_BATCH));
     }
   }
 
@@ -199,6 +202,7 @@ class Cluster {
     });
     stats.passMs += performance.now() - t0;
     stats.passes++;
+    stepDone(stats.passes, `${stats.writes + ctx.writes} writes`);
     stats.roundTrips += this.store.roundTrips - before;
     stats.writes += ctx.writes;
     stats.attempts += ctx.schedulingAttempts;
@@ -281,6 +285,7 @@ interface Measured {
 /** Runs `work` from a collected heap, and reads the peak it reached. */
 async function measured(c: Cluster, step: string, pods: number, work: () => Promise<PassStats>): Promise<Measured> {
   const heapBase = c.heap.reset();
+  progress.start(`${c.size.nodes}x${c.size.pods} ${step}: passes`);
   const stats = await work();
   c.heap.sample();
   const problem = stats.converged ? undefined : `NOT DONE after ${stats.passes} passes`;
@@ -561,6 +566,7 @@ async function benchSize(size: Size, steps: Set<Step>): Promise<Figures> {
       }
       Object.assign(figures, { ds, dsIdle, cron, cronIdle });
     }
+    progress.done();
 
     console.log('');
     console.log(
@@ -642,6 +648,7 @@ async function main(): Promise<void> {
   console.log(`skiff control-plane benchmark: ${sizes.map((s) => `${s.nodes}x${s.pods}`).join(', ')} (nodes x pods), steps ${[...steps].join(', ')}, Node ${process.version}`);
   const all: Figures[] = [];
   for (const size of sizes) all.push(await benchSize(size, steps));
+  progress.done();
   console.log('\n## goals\n');
   console.log(goals(all));
 }

@@ -16,7 +16,7 @@ import { apiCosts, WORKER_WATCH_SECONDS } from './edge-api.js';
 import { measureBundle } from './edge-bundle.js';
 import { buildCluster, type ClusterSize } from './edge-cluster.js';
 import { apiTable, bundleTable, controllerLines, LIMITS, passTable } from './edge-report.js';
-import { intFromEnv } from './report.js';
+import { intFromEnv, progress, step } from './report.js';
 import { EDGE_HEAP_FLAGS, scenariosIn, scenariosInCappedProcess } from './edge-home.js';
 import { MiB } from './edge-target.js';
 
@@ -31,10 +31,14 @@ function sectionsFromEnv(): Set<Section> {
 
 const size: ClusterSize = { nodes: intFromEnv('BENCH_NODES', 5000), pods: intFromEnv('BENCH_PODS', 100_000), deployments: intFromEnv('BENCH_DEPLOYMENTS', 100) };
 const MAX_PASSES = intFromEnv('BENCH_MAX_PASSES', 40);
-const log = (line: string) => console.log(line);
+const log = (line: string) => {
+  console.log(line);
+  step(line.trim());
+};
 
 async function bundleSection(): Promise<void> {
   console.log('\n## 1. The Worker bundle');
+  step('bundling the Worker');
   const bundle = await measureBundle();
   console.log('');
   console.log(bundleTable(bundle));
@@ -54,6 +58,7 @@ async function passSection(): Promise<void> {
     const run = { size, maxPasses: MAX_PASSES, cluster };
     const serve = await scenariosIn('serve', join(work, 'serve.db'), run, log);
     // The Worker's home in a process whose heap is capped as an isolate's: a pass that needed more would fail there.
+    step('edge scenarios, in a process with an isolate-sized heap');
     const edge = await scenariosInCappedProcess(join(work, 'edge.db'), run);
     log('  edge again, collecting garbage before each heap sample (live heap):');
     const edgeLive = await scenariosInCappedProcess(join(work, 'edge-live.db'), run, true);
@@ -72,6 +77,7 @@ async function passSection(): Promise<void> {
 
 async function apiSection(): Promise<void> {
   console.log('\n## 3. Database round trips per API call (createApp in-process)');
+  step('database round trips per API call');
   const costs = await apiCosts();
   console.log('');
   console.log(apiTable(costs));
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
   if (sections.has('bundle')) await bundleSection();
   if (sections.has('pass')) await passSection();
   if (sections.has('api')) await apiSection();
+  progress.done();
 }
 
 await main();

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { PodNetwork } from '../src/agent/runtimes/pod-network.js';
 import { cleanUpAll, cleanUpAgents, repoRoot, startAgent, startServe, sleep, tempDir, type AgentProc, type Home } from './agent-procs.js';
-import { fmt, intFromEnv, markdownTable, summary } from './report.js';
+import { fmt, intFromEnv, markdownTable, progress, step, summary } from './report.js';
 
 const CONNECTS = intFromEnv('BENCH_CONNECTS', 200);
 const MB = intFromEnv('BENCH_MB', 64);
@@ -28,6 +28,7 @@ interface Cluster {
 
 async function until<T>(what: string, probe: () => Promise<T | false | undefined>, ms = 120_000): Promise<T> {
   const end = Date.now() + ms;
+  step(`waiting for ${what}`);
   for (;;) {
     const v = await probe().catch(() => undefined);
     if (v) return v;
@@ -79,7 +80,9 @@ async function measure(c: Cluster, base: string): Promise<Figures> {
     return res.json() as Promise<{ setupMs?: number[]; mbPerS?: number; error?: string }>;
   };
   await until(`${base} to answer from the client pod`, async () => !(await ask(1, 1024)).error, 60_000);
+  step(`${base}: warm-up`);
   await ask(20, 1 << 20); // warm-up
+  step(`${base}: ${CONNECTS} connections and ${MB} MiB`);
   const r = await ask(CONNECTS, MB << 20);
   if (r.error) throw new Error(`${base}: ${r.error}`);
   return { setup: r.setupMs!, mbPerS: r.mbPerS! };
@@ -92,6 +95,7 @@ async function main(): Promise<void> {
   const svc = (name: string) => `http://${name}.${NS}.svc.cluster.local`;
   /** The rows of one run, each beside that run's loopback baseline. */
   const run = async (agentArgs: string[], paths: [string, string][]) => {
+    step(`starting skiff serve and two agents${agentArgs.length ? ` (${agentArgs.join(' ')})` : ''}`);
     const c = await startCluster(agentArgs);
     try {
       const baseline = await measure(c, 'http://127.0.0.1:9099');
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
     ]);
     await run(['--pod-network-path', 'relay'], [['pod -> Service, endpoint on the other node, relayed via skiff serve', svc('server-b')]]);
   } finally {
+    progress.done();
     await cleanUpAll();
   }
   const table = rows.map(({ name, f, baseline }) => {

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cleanUpAll, cleanUpAgents, freePort, repoRoot, sleep, startAgent, startServe, tempDir, type Home } from './agent-procs.js';
 import { timedPool } from './client.js';
-import { intFromEnv, markdownTable, summary, fmt } from './report.js';
+import { intFromEnv, markdownTable, summary, fmt, progress, step, stepDone } from './report.js';
 
 const KUBECTL = process.env.BENCH_KUBECTL || '/usr/bin/kubectl';
 const RUNS = intFromEnv('BENCH_RUNS', 10);
@@ -52,9 +52,13 @@ function firstByte(home: Home, kubeconfig: string, cacheDir: string, args: strin
   });
 }
 
-async function timesOf(n: number, task: () => Promise<number>): Promise<number[]> {
+async function timesOf(n: number, task: () => Promise<number>, label = 'timing'): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await task());
+  step(label, n);
+  for (let i = 0; i < n; i++) {
+    out.push(await task());
+    stepDone(i + 1);
+  }
   return out;
 }
 
@@ -103,6 +107,7 @@ async function load(url: string, headers: Record<string, string>, ca?: string): 
 }
 
 async function main(): Promise<void> {
+  step('starting skiff serve and an agent');
   const home = await startServe(tempDir('skiff-bench-reach-'), ['--reconcile-interval', '500ms']);
   const kubeconfig = join(home.data, 'kubeconfig');
   const cacheDir = tempDir('skiff-bench-kubectl-');
@@ -135,10 +140,10 @@ async function main(): Promise<void> {
   }
 
   const lines: Line[] = [];
-  const kubectlGet = await timesOf(RUNS, () => firstByte(home, kubeconfig, cacheDir, ['get', 'pod', 'echo']));
+  const kubectlGet = await timesOf(RUNS, () => firstByte(home, kubeconfig, cacheDir, ['get', 'pod', 'echo']), 'kubectl get pod: first byte');
   const p50 = (s: number[]) => summary(s).p50;
-  const logsTtfb = await timesOf(RUNS, () => firstByte(home, kubeconfig, cacheDir, ['logs', '-f', 'echo']));
-  const execTtfb = await timesOf(RUNS, () => firstByte(home, kubeconfig, cacheDir, ['exec', 'echo', '--', 'echo', 'hi']));
+  const logsTtfb = await timesOf(RUNS, () => firstByte(home, kubeconfig, cacheDir, ['logs', '-f', 'echo']), 'kubectl logs -f: first byte');
+  const execTtfb = await timesOf(RUNS, () => firstByte(home, kubeconfig, cacheDir, ['exec', 'echo', '--', 'echo', 'hi']), 'kubectl exec: first byte');
   const ms = (v: number) => `${fmt(v, 1)} ms`;
   lines.push({ figure: `kubectl logs -f: first byte (p50 of ${RUNS})`, value: ms(p50(logsTtfb)), baseline: 'kubectl get pod: first byte', baselineValue: ms(p50(kubectlGet)), ratio: fmt(p50(logsTtfb) / p50(kubectlGet), 2), goal: '≤ 1.5x' });
   lines.push({ figure: `kubectl exec -- echo: first byte (p50 of ${RUNS})`, value: ms(p50(execTtfb)), baseline: 'kubectl get pod: first byte', baselineValue: ms(p50(kubectlGet)), ratio: fmt(p50(execTtfb) / p50(kubectlGet), 2), goal: '≤ 2x' });
@@ -185,6 +190,7 @@ async function main(): Promise<void> {
   lines.push({ figure: `Ingress through skiff serve: requests/s (c${CONCURRENCY})`, value: `${fmt(rps(viaIngress))} /s`, baseline: 'direct to the pod', baselineValue: `${fmt(rps(toPod))} /s`, ratio: fmt(rps(viaIngress) / rps(toPod), 2), goal: '≥ 1000 /s' });
   lines.push({ figure: `Ingress through skiff serve: p99 (c${CONCURRENCY})`, value: ms(summary(viaIngress.samples).p99), baseline: 'direct to the pod', baselineValue: ms(summary(toPod.samples).p99), ratio: fmt(summary(viaIngress.samples).p99 / summary(toPod.samples).p99, 2), goal: '≤ 50 ms' });
 
+  progress.done();
   console.log(`\nbench:reach: skiff serve + skiff agent (process runtime) on loopback; ${KUBECTL}\n`);
   console.log(markdownTable(['figure', 'through the tunnel', 'baseline', 'baseline value', 'ratio', 'goal'], lines.map((l) => [l.figure, l.value, l.baseline, l.baselineValue, l.ratio, l.goal]), [2]));
   await api.request('DELETE', '/api/v1/namespaces/default/pods/echo?gracePeriodSeconds=0');

@@ -1,4 +1,28 @@
-// Latency samples and the tables the benchmarks print.
+// Latency samples and the tables the benchmarks print, and the status line they show while they run.
+import { createProgress } from '../src/node/progress.js';
+
+/**
+ * The benchmarks' status line (src/node/progress.ts): the step running, with passes or items done
+ * where they are counted. On a terminal only (stderr a TTY, CI unset); the tables on stdout stay clean.
+ */
+export const progress = createProgress();
+
+/** Shows `label` as the step running, with `total` items when known. */
+export const step = (label: string, total?: number): void => progress.start(label, total);
+
+/** Moves the running step on: items (or passes) done, and an optional detail. */
+export const stepDone = (done: number, detail?: string): void => progress.update(done, detail);
+
+/** Runs `task(i)` for i in 0..count-1 as step `label`, counting the ones finished. */
+export function counted<T>(label: string, count: number, task: (i: number) => Promise<T>): (i: number) => Promise<T> {
+  let finished = 0;
+  step(label, count);
+  return async (i) => {
+    const result = await task(i);
+    stepDone(++finished);
+    return result;
+  };
+}
 
 export interface Row {
   operation: string;

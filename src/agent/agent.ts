@@ -44,6 +44,8 @@ export interface AgentOptions {
   simulate?: number;
   /** How long a simulated container takes to start. */
   simulateStartMs?: number;
+  /** Called as simulated nodes join, with how many have so far (for `skiff agent`'s progress line). */
+  onSimulatedJoined?: (joined: number, total: number) => void;
   /** Node status and lease intervals and the pod watch timeout (tests shorten them). */
   leaseIntervalMs?: number;
   statusIntervalMs?: number;
@@ -364,6 +366,7 @@ async function startSimulated(opts: AgentOptions, prefix: string, n: number): Pr
   const names = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
   const stops: (() => Promise<void>)[] = [];
   const capacity = { cpu: '32', memory: '256Gi', pods: String(opts.maxPods ?? 110), 'ephemeral-storage': '100Gi' };
+  let joined = 0;
   // Join a few at a time: each is a request and a write.
   for (let i = 0; i < names.length; i += 50) {
     await Promise.all(
@@ -405,6 +408,7 @@ async function startSimulated(opts: AgentOptions, prefix: string, n: number): Pr
           await manager.stop();
           await nodeStatus.stop();
         });
+        opts.onSimulatedJoined?.(++joined, n);
       }),
     );
   }

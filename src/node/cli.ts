@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RuntimeChoice } from '../agent/agent.js';
 import type { PodNetworkPath } from '../agent/cross-node.js';
+import { createProgress } from './progress.js';
 
 const RUNTIMES: RuntimeChoice[] = ['auto', 'docker', 'process', 'simulated'];
 const POD_NETWORK_PATHS: PodNetworkPath[] = ['auto', 'direct', 'relay'];
@@ -337,7 +338,7 @@ const COMMANDS: Record<string, Command> = {
     run: async (flags) => {
       if (!flags.url) return fail('--url (or LIBSQL_URL) is required');
       const { migrateDatabase } = await import('./migrate.js');
-      await migrateDatabase(String(flags.url), flags['auth-token'] ? String(flags['auth-token']) : undefined);
+      await migrateDatabase(String(flags.url), flags['auth-token'] ? String(flags['auth-token']) : undefined, { progress: createProgress() });
       process.stdout.write(`migrated ${String(flags.url)}\n`);
       return 0;
     },
@@ -428,6 +429,9 @@ async function runAgent(flags: FlagValues): Promise<number> {
   if (!flags.server) return fail('--server is required');
   const runtime = runtimeFlag(flags);
   const { startAgent } = await import('../agent/agent.js');
+  const simulate = flags.simulate ? positiveNumber('simulate', String(flags.simulate)) : undefined;
+  const progress = createProgress();
+  if (simulate) progress.start('simulated nodes joined', simulate);
   const agent = await startAgent({
     server: String(flags.server),
     token: flags.token ? String(flags.token) : undefined,
@@ -444,9 +448,10 @@ async function runAgent(flags: FlagValues): Promise<number> {
     clusterDNS: clusterDNSFlag(flags),
     resolvConf: flags['resolv-conf'] ? resolve(String(flags['resolv-conf'])) : undefined,
     dataDir: resolve(String(flags.data), 'agent'),
-    simulate: flags.simulate ? positiveNumber('simulate', String(flags.simulate)) : undefined,
+    simulate,
     simulateStartMs: parseDuration('simulate-start-delay', String(flags['simulate-start-delay'])),
-  });
+    onSimulatedJoined: (joined) => progress.update(joined),
+  }).finally(() => progress.done());
   process.stdout.write(`skiff agent running ${agent.nodes.length === 1 ? `node ${agent.nodes[0]}` : `${agent.nodes.length} simulated nodes`}\n`);
   process.on('unhandledRejection', (err) => console.error('skiff agent: unhandled rejection:', err));
   return untilSignalled('skiff agent', () => agent.stop());
@@ -514,7 +519,7 @@ async function runDev(flags: FlagValues): Promise<number> {
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   let dev;
   try {
-    dev = await startDev({ data: String(flags.data), port, clusterCidr: String(flags['cluster-cidr']) }, stopping.signal);
+    dev = await startDev({ data: String(flags.data), port, clusterCidr: String(flags['cluster-cidr']), progress: createProgress() }, stopping.signal);
   } catch (err) {
     if (stopping.signal.aborted) return 0;
     throw err;

@@ -11,12 +11,15 @@ import { ensureCredentials } from './certs.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { startLibsqlServer, type LibsqlServer } from './libsql-server.js';
 import { migrateDatabase } from './migrate.js';
+import type { Progress } from './progress.js';
 
 export interface DevOptions {
   data: string;
   port: number;
   /** The Worker's CLUSTER_CIDR var (wrangler.toml's otherwise). */
   clusterCidr?: string;
+  /** Where startup shows what it is waiting for (createProgress(): a status line on a terminal). */
+  progress?: Progress;
 }
 
 export interface RunningDev {
@@ -43,21 +46,28 @@ const STOP_GRACE_MS = 5_000;
 export async function startDev(opts: DevOptions, abort?: AbortSignal): Promise<RunningDev> {
   const dataDir = resolve(opts.data);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const progress = opts.progress;
+  progress?.start('starting the local libSQL endpoint');
   const creds = ensureCredentials(dataDir, HOST);
 
   // The endpoint listens on loopback only, but other local users could reach it: a token per run.
   const dbToken = randomBytes(32).toString('hex');
-  const db = await startLibsqlServer({ file: join(dataDir, 'edge.db'), authToken: dbToken });
+  const db = await startLibsqlServer({ file: join(dataDir, 'edge.db'), authToken: dbToken }).catch((err) => {
+    progress?.done();
+    throw err;
+  });
   let wrangler: { child: ChildProcess; exit: Promise<number | null> } | undefined;
   try {
-    await migrateDatabase(db.url, dbToken);
+    await migrateDatabase(db.url, dbToken, { progress });
     abort?.throwIfAborted();
     const url = `https://${HOST}:${opts.port}`;
     const vars = { LIBSQL_URL: db.url, ...(opts.clusterCidr ? { CLUSTER_CIDR: opts.clusterCidr } : {}) };
-    const child = spawnWrangler(opts.port, dataDir, vars, { LIBSQL_AUTH_TOKEN: dbToken, SKIFF_ADMIN_TOKEN: creds.token });
+    const child = spawnWrangler(opts.port, dataDir, vars, { LIBSQL_AUTH_TOKEN: dbToken, SKIFF_ADMIN_TOKEN: creds.token }, progress?.enabled === true);
     const exit = exitOf(child);
     wrangler = { child, exit };
-    await waitHealthy(url, creds.caCert, exit, abort);
+    progress?.start(`starting wrangler dev: waiting for ${url}/healthz`);
+    await waitHealthy(url, creds.caCert, exit, abort, (last) => progress?.update(undefined, last));
+    progress?.done();
     const kubeconfigPath = writeKubeconfig(dataDir, { server: url, caCert: creds.caCert, token: creds.token });
 
     let closing: Promise<void> | undefined;
@@ -70,6 +80,7 @@ export async function startDev(opts: DevOptions, abort?: AbortSignal): Promise<R
       close: () => (closing ??= stopGroup(child, exit).then(() => stopEndpoint(db, dataDir))),
     };
   } catch (err) {
+    progress?.done();
     if (wrangler) await stopGroup(wrangler.child, wrangler.exit);
     await stopEndpoint(db, dataDir);
     throw err;
@@ -81,7 +92,7 @@ export async function startDev(opts: DevOptions, abort?: AbortSignal): Promise<R
  * The secrets go in an env file readable by the owner only, not in `--var`s that `ps` shows to everyone;
  * giving one also keeps a `.dev.vars` in the project from being loaded.
  */
-function spawnWrangler(port: number, dataDir: string, vars: Record<string, string>, secrets: Record<string, string>): ChildProcess {
+function spawnWrangler(port: number, dataDir: string, vars: Record<string, string>, secrets: Record<string, string>, relayOutput = false): ChildProcess {
   const envFile = join(dataDir, ENV_FILE);
   rmSync(envFile, { force: true }); // so the mode below applies
   writeFileSync(envFile, Object.entries(secrets).map(([name, value]) => `${name}=${value}\n`).join(''), { mode: 0o600 });
@@ -99,17 +110,24 @@ function spawnWrangler(port: number, dataDir: string, vars: Record<string, strin
     '--env-file', envFile,
   ];
   // Our own Node runs wrangler's script: the node on PATH may be older than wrangler accepts.
-  return spawn(process.execPath, [bin, ...args], {
+  const child = spawn(process.execPath, [bin, ...args], {
     cwd: packageRoot,
     // detached: a new process group, so stopping reaches workerd too, and a Ctrl-C in the terminal
     // reaches only skiff, which then stops wrangler in order.
     detached: true,
     // No stdin: wrangler is not interactive, so it neither prompts nor offers to open a browser.
-    stdio: ['ignore', 'inherit', 'inherit'],
+    // With a progress line on the terminal, its output comes through skiff, which clears the line
+    // before each write (keeping wrangler's colours); otherwise it writes to skiff's own stdout and stderr.
+    stdio: ['ignore', relayOutput ? 'pipe' : 'inherit', relayOutput ? 'pipe' : 'inherit'],
     // No telemetry, and no fetch of the `Request.cf` placeholder from workers.cloudflare.com (the
     // Worker does not read request.cf; offline, that fetch costs a timeout and a warning each start).
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...(relayOutput ? { FORCE_COLOR: '1' } : {}) },
   });
+  if (relayOutput) {
+    child.stdout?.on('data', (chunk: Buffer) => process.stdout.write(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  }
+  return child;
 }
 
 function exitOf(child: ChildProcess): Promise<number | null> {
@@ -148,7 +166,7 @@ function signalGroup(group: number, signal: NodeJS.Signals | 0): boolean {
 }
 
 /** Polls /healthz over HTTPS, trusting only our CA, until it answers 200. */
-async function waitHealthy(url: string, ca: string, exit: Promise<number | null>, abort?: AbortSignal): Promise<void> {
+async function waitHealthy(url: string, ca: string, exit: Promise<number | null>, abort?: AbortSignal, onTry?: (last: string) => void): Promise<void> {
   let exited: number | null | undefined;
   void exit.then((code) => (exited = code));
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -163,6 +181,7 @@ async function waitHealthy(url: string, ca: string, exit: Promise<number | null>
     } catch (err) {
       last = (err as Error).message;
     }
+    onTry?.(last);
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`the Worker did not answer ${url}/healthz within ${READY_TIMEOUT_MS / 1000} s (${last})`);
