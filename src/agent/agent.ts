@@ -160,7 +160,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const services = startServiceProxy(catalog, name, runtime, crossNode, log);
   // NetworkPolicy for the node's pods, where they have addresses of their own.
   const policies = runtime.podNetwork
-    ? (await import('./network-policy-agent.js')).startNetworkPolicyAgent({ client, nodeName: name, runtime, podCIDR: podCIDRGetter(client, name, nodeStatus), log })
+    ? (await import('./network-policy-agent.js')).startNetworkPolicyAgent({ client, catalog, nodeName: name, runtime, podCIDR: podCIDRGetter(client, name, nodeStatus), log })
     : undefined;
 
   return {

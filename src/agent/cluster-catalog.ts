@@ -1,8 +1,23 @@
 // The agent's watch cache of every Service and EndpointSlice in the cluster: what its Service proxy
 // (kube-proxy's job) and its cluster DNS read. One list+watch per kind for the whole node, kept as
 // small views rather than whole objects, with change notices coalesced so that a burst of slice
-// updates (a rollout) costs one rule rewrite.
+// updates (a rollout) costs one rule rewrite. Every Pod too, once a part of the agent asks for them
+// (NetworkPolicy and the relayed path both need them: one cluster-wide pod watch for both).
 import type { ApiClient } from './client.js';
+import { policyPod, type PolicyPod } from './network-policy.js';
+
+/** A pod as the agent's network parts read it: the policy view, and its declared TCP ports (relayed). */
+export interface ClusterPod extends PolicyPod {
+  tcpPorts: number[];
+}
+
+function clusterPod(obj: any): ClusterPod {
+  const tcpPorts = new Set<number>();
+  for (const c of obj?.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) if ((p.protocol ?? 'TCP') === 'TCP' && p.containerPort) tcpPorts.add(Number(p.containerPort));
+  }
+  return { ...policyPod(obj), tcpPorts: [...tcpPorts] };
+}
 
 export interface ServicePortView {
   name: string;
@@ -133,6 +148,10 @@ export class ClusterCatalog {
   private syncedPromise: Promise<void>;
   private resolveSynced!: () => void;
   private started = false;
+  private podMap = new Map<string, ClusterPod>();
+  private podListeners = new Set<() => void>();
+  private podTimer: NodeJS.Timeout | undefined;
+  private podState: 'off' | 'listing' | 'listed' | 'forbidden' = 'off';
 
   constructor(opts: { client: ApiClient; log?: (line: string) => void }) {
     this.client = opts.client;
@@ -192,8 +211,69 @@ export class ClusterCatalog {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.timer);
-    this.timer = undefined;
+    clearTimeout(this.podTimer);
+    this.timer = this.podTimer = undefined;
     await Promise.all(this.watches);
+  }
+
+  /**
+   * listWatch every Pod, from the first call on (idempotent). A control plane that does not let nodes
+   * list all pods (403) ends it: podsForbidden() then says so.
+   */
+  watchPods(): void {
+    if (this.podState !== 'off') return;
+    this.podState = 'listing';
+    const pods = new AbortController();
+    this.abort.signal.addEventListener('abort', () => pods.abort(), { once: true });
+    this.watches.push(
+      this.client
+        .listWatch<any>(
+          '/api/v1/pods',
+          {
+            onSync: (items) => {
+              this.podMap = new Map(items.map((p) => [key(p.metadata.namespace, p.metadata.name), clusterPod(p)]));
+              this.podState = 'listed';
+              this.podsChanged();
+            },
+            onEvent: (e) => {
+              const k = key(e.object.metadata.namespace, e.object.metadata.name);
+              if (e.type === 'DELETED') this.podMap.delete(k);
+              else this.podMap.set(k, clusterPod(e.object));
+              this.podsChanged();
+            },
+            onError: (err, retryInMs) => {
+              if ((err as { status?: number }).status === 403) {
+                this.podState = 'forbidden';
+                this.log('catalog: this node may not list every pod');
+                this.podsChanged();
+                return pods.abort();
+              }
+              this.log(`catalog: pods: ${err.message}; retrying in ${retryInMs} ms`);
+            },
+          },
+          { signal: pods.signal },
+        )
+        .catch((err) => this.log(`catalog: pods watch ended: ${err?.message ?? err}`)),
+    );
+  }
+
+  /** Whether every pod has been listed once (watchPods). */
+  podsListed(): boolean {
+    return this.podState === 'listed';
+  }
+
+  podsForbidden(): boolean {
+    return this.podState === 'forbidden';
+  }
+
+  pods(): IterableIterator<ClusterPod> {
+    return this.podMap.values();
+  }
+
+  /** Called (debounced ~100 ms) after any pod change. Returns an unsubscribe function. */
+  onPodsChange(fn: () => void): () => void {
+    this.podListeners.add(fn);
+    return () => void this.podListeners.delete(fn);
   }
 
   /** Resolves once both lists have loaded once. */
@@ -255,14 +335,27 @@ export class ClusterCatalog {
     if (this.timer || this.abort.signal.aborted) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      for (const fn of [...this.listeners]) {
-        try {
-          fn();
-        } catch (err: any) {
-          this.log(`catalog: change listener failed: ${err?.message ?? err}`);
-        }
-      }
+      this.notify(this.listeners);
     }, DEBOUNCE_MS);
     this.timer.unref?.();
+  }
+
+  private podsChanged(): void {
+    if (this.podTimer || this.abort.signal.aborted) return;
+    this.podTimer = setTimeout(() => {
+      this.podTimer = undefined;
+      this.notify(this.podListeners);
+    }, DEBOUNCE_MS);
+    this.podTimer.unref?.();
+  }
+
+  private notify(listeners: Set<() => void>): void {
+    for (const fn of [...listeners]) {
+      try {
+        fn();
+      } catch (err: any) {
+        this.log(`catalog: change listener failed: ${err?.message ?? err}`);
+      }
+    }
   }
 }

@@ -120,23 +120,6 @@ export function peerOf(node: any): PeerNode | undefined {
 }
 
 /** The pods' TCP endpoints (IP and declared container port) that belong to relayed nodes. */
-interface PodPorts {
-  namespace: string;
-  name: string;
-  ip: string;
-  ports: number[];
-}
-
-function podPorts(pod: any): PodPorts | undefined {
-  const ip: string | undefined = pod?.status?.podIP;
-  if (!ip || pod.spec?.hostNetwork || ['Succeeded', 'Failed'].includes(pod.status?.phase)) return undefined;
-  const ports = new Set<number>();
-  for (const c of pod.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) if ((p.protocol ?? 'TCP') === 'TCP' && p.containerPort) ports.add(Number(p.containerPort));
-  }
-  return { namespace: pod.metadata.namespace, name: pod.metadata.name, ip, ports: [...ports] };
-}
-
 export interface CrossNodeOptions {
   client: ApiClient;
   nodeName: string;
@@ -172,7 +155,6 @@ export interface RelayLookup {
 export class CrossNode implements RelayLookup {
   private readonly abort = new AbortController();
   private readonly nodes = new Map<string, PeerNode>();
-  private readonly pods = new Map<string, PodPorts>();
   private readonly probes = new Map<string, { key: string; ok: boolean; at: number }>();
   private readonly listeners: RelayListeners;
   private readonly catalog: ClusterCatalog;
@@ -189,6 +171,7 @@ export class CrossNode implements RelayLookup {
   private applied = '';
   private lastError?: string;
   private unsubscribe?: () => void;
+  private unsubscribePods?: () => void;
   private repair = false;
   private readonly log: (line: string) => void;
   /** The path each peer got last, for logging changes. */
@@ -233,33 +216,12 @@ export class CrossNode implements RelayLookup {
       },
       { signal },
     );
-    // The declared ports of pods on relayed nodes; a control plane that does not let nodes list every
-    // pod leaves the relayed path to Service endpoints.
-    const pods = new AbortController();
-    signal.addEventListener('abort', () => pods.abort(), { once: true });
-    void this.opts.client.listWatch<any>(
-      '/api/v1/pods',
-      {
-        onSync: (items) => {
-          this.pods.clear();
-          for (const p of items) this.putPod(p);
-          this.schedule();
-        },
-        onEvent: (e) => {
-          if (e.type === 'DELETED') this.pods.delete(e.object?.metadata?.uid);
-          else this.putPod(e.object);
-          if (this.relayed.length) this.schedule();
-        },
-        onError: (err, retry) => {
-          if ((err as { status?: number }).status === 403) {
-            this.log('cross-node: this node may not list pods: pods on relayed nodes are reached at their Services\' endpoints only');
-            return pods.abort();
-          }
-          this.log(`cross-node: pods: ${err.message}; retrying in ${retry} ms`);
-        },
-      },
-      { signal: pods.signal },
-    );
+    // The declared ports of pods on relayed nodes, from the catalog's pod watch (NetworkPolicy's too);
+    // a control plane that does not let nodes list every pod leaves the relayed path to Service endpoints.
+    this.catalog.watchPods();
+    this.unsubscribePods = this.catalog.onPodsChange(() => {
+      if (this.relayed.length) this.schedule();
+    });
     this.resync = setInterval(() => {
       this.repair = true; // rewrite the rules even if unchanged, in case someone removed them
       this.schedule();
@@ -271,6 +233,7 @@ export class CrossNode implements RelayLookup {
   async stop(): Promise<void> {
     this.abort.abort();
     this.unsubscribe?.();
+    this.unsubscribePods?.();
     clearInterval(this.resync);
     clearTimeout(this.timer);
     await this.running?.catch(() => {});
@@ -294,14 +257,6 @@ export class CrossNode implements RelayLookup {
     if (!name || name === this.opts.nodeName) return;
     if (peer) this.nodes.set(name, peer);
     else this.nodes.delete(name); // its podCIDR went: nothing to route to
-  }
-
-  private putPod(pod: any): void {
-    const uid = pod?.metadata?.uid;
-    if (!uid) return;
-    const p = podPorts(pod);
-    if (p) this.pods.set(uid, p);
-    else this.pods.delete(uid);
   }
 
   private schedule(): void {
@@ -424,9 +379,9 @@ export class CrossNode implements RelayLookup {
         }
       }
     }
-    for (const p of this.pods.values()) {
-      if (!onRelayed(p.ip)) continue;
-      for (const port of p.ports) out.set(targetKey(p.ip, port), { ip: p.ip, port, namespace: p.namespace, pod: p.name });
+    for (const p of this.catalog.pods()) {
+      if (!p.ip || p.hostNetwork || p.terminal || !onRelayed(p.ip)) continue;
+      for (const port of p.tcpPorts) out.set(targetKey(p.ip, port), { ip: p.ip, port, namespace: p.namespace, pod: p.name });
     }
     return [...out.values()];
   }

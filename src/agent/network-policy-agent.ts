@@ -6,14 +6,17 @@
 // listed everything again, and until then the old rules hold.
 import { bridgeFor } from './agent.js';
 import type { ApiClient, WatchEvent } from './client.js';
+import type { ClusterCatalog } from './cluster-catalog.js';
 import type { Runtime } from './runtime.js';
 import {
-  computePodRules, policyObject, policyPod, registerPolicyState, type PolicyObject, type PolicyPod, type PolicyState,
+  computePodRules, policyObject, registerPolicyState, type PolicyObject, type PolicyState,
 } from './network-policy.js';
 import { iptablesUsable, PolicyIptables } from './network-policy-iptables.js';
 
 export interface NetworkPolicyAgentOptions {
   client: ApiClient;
+  /** The agent's watch cache: its cluster-wide pods (shared with the relayed path). */
+  catalog: ClusterCatalog;
   nodeName: string;
   runtime: Runtime;
   /** The node's podCIDR (its bridge is named after it). */
@@ -35,16 +38,15 @@ const HOOK_CHECK_MS = 5_000;
 const key = (o: any) => `${o?.metadata?.namespace ?? ''}/${o?.metadata?.name ?? ''}`;
 
 export function startNetworkPolicyAgent(opts: NetworkPolicyAgentOptions): NetworkPolicyAgent {
-  const { client, nodeName, log } = opts;
+  const { client, catalog, nodeName, log } = opts;
   const abort = new AbortController();
   const policies = new Map<string, PolicyObject>();
-  const pods = new Map<string, PolicyPod>();
   const namespaces = new Map<string, Record<string, string>>();
-  const listed = { policies: false, pods: false, namespaces: false };
+  const listed = { policies: false, namespaces: false };
   let view: PolicyState | undefined;
   const current = (): PolicyState | undefined => {
-    if (!listed.policies || !listed.pods || !listed.namespaces) return undefined;
-    view ??= { policies: [...policies.values()], pods: [...pods.values()], namespaces: new Map(namespaces) };
+    if (!listed.policies || !catalog.podsListed() || !listed.namespaces) return undefined;
+    view ??= { policies: [...policies.values()], pods: [...catalog.pods()], namespaces: new Map(namespaces) };
     return view;
   };
   const unregister = registerPolicyState(current);
@@ -111,12 +113,6 @@ export function startNetworkPolicyAgent(opts: NetworkPolicyAgentOptions): Networ
         for (const o of items) policies.set(key(o), policyObject(o));
       },
       (e) => (e.type === 'DELETED' ? policies.delete(key(e.object)) : policies.set(key(e.object), policyObject(e.object)))),
-    watch('/api/v1/pods', 'pods',
-      (items) => {
-        pods.clear();
-        for (const o of items) pods.set(key(o), policyPod(o));
-      },
-      (e) => (e.type === 'DELETED' ? pods.delete(key(e.object)) : pods.set(key(e.object), policyPod(e.object)))),
     watch('/api/v1/namespaces', 'namespaces',
       (items) => {
         namespaces.clear();
@@ -124,6 +120,9 @@ export function startNetworkPolicyAgent(opts: NetworkPolicyAgentOptions): Networ
       },
       (e) => (e.type === 'DELETED' ? namespaces.delete(e.object?.metadata?.name) : namespaces.set(e.object?.metadata?.name, e.object?.metadata?.labels ?? {}))),
   ];
+
+  catalog.watchPods();
+  const unsubscribePods = catalog.onPodsChange(changed);
 
   // The packet filter, where the agent may use one; without it only relayed connections are judged.
   const ready = (async () => {
@@ -149,6 +148,7 @@ export function startNetworkPolicyAgent(opts: NetworkPolicyAgentOptions): Networ
       clearInterval(timer);
       clearInterval(hookTimer);
       abort.abort();
+      unsubscribePods();
       unregister();
       await Promise.all(loops);
       await ready;
