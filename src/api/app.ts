@@ -28,6 +28,7 @@ import { USAGE_REPORT_PATH, usageReport } from './usage-reports.js';
 import type { WatchPolling } from './watch.js';
 import { EXPOSITION_CONTENT_TYPE } from './metrics-registry.js';
 import type { ServerMetrics } from './server-metrics.js';
+import { isConsolePath, serveConsole } from './console.js';
 
 export interface AppOptions {
   store: Store;
@@ -119,7 +120,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   if (opts.metrics) app.use('*', opts.metrics.middleware());
 
   app.use('*', async (c, next) => {
-    if (PUBLIC_PATHS.has(c.req.path)) return next();
+    if (PUBLIC_PATHS.has(c.req.path) || isConsolePath(c.req.path)) return next();
     const found = await opts.authenticate(bearerToken(c.req.header('authorization')));
     const identity = found === true ? ADMIN : found || undefined;
     if (!identity) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
@@ -136,6 +137,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     return next();
   });
 
+  serveConsole(app);
   app.post(JOIN_PATH, (c) => join(c.req.raw, opts.store, opts.clock));
   app.get('/cacerts', (c) => {
     if (!opts.caCert) throw notFoundPath();

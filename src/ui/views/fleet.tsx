@@ -1,0 +1,1 @@
+export function Fleet() { return <p>Fleet</p>; }

@@ -1,0 +1,1 @@
+export function Network() { return <p>Network</p>; }

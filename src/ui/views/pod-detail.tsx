@@ -1,0 +1,1 @@
+export function PodDetail(_: { namespace: string; name: string }) { return <p>pod</p>; }

@@ -1,0 +1,1 @@
+export function Pods() { return <p>Pods</p>; }

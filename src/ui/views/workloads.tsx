@@ -1,0 +1,1 @@
+export function Workloads() { return <p>Workloads</p>; }
