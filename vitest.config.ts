@@ -11,6 +11,7 @@ export default defineConfig({
           name: 'node',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, WORKERS_TESTS],
+          globalSetup: ['test/helpers/build-console.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Files that start servers run side by side; two cores are enough for a few at once.
@@ -37,7 +38,7 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: [WORKERS_TESTS],
-          globalSetup: ['test/workers/global-setup.ts'],
+          globalSetup: ['test/helpers/build-console.ts', 'test/workers/global-setup.ts'],
           testTimeout: 20_000,
           // The files share one database and any file's pass reconciles all of it: one file at a
           // time keeps a test's "nothing has acted on this yet" true until it runs its own pass.
