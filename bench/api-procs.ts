@@ -137,9 +137,9 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** `skiff serve --no-agent` on 127.0.0.1 and a free port, with its state in `data`; resolves once it answers /healthz. */
-export async function startServer(data: string): Promise<Server> {
-  const proc = spawnSkiff(['serve', '--data', data, '--listen', '127.0.0.1:0', '--no-agent']);
+/** `skiff serve --no-agent` (and `flags`) on 127.0.0.1 and a free port, with its state in `data`; resolves once it answers /healthz. */
+export async function startServer(data: string, flags: string[] = []): Promise<Server> {
+  const proc = spawnSkiff(['serve', '--data', data, '--listen', '127.0.0.1:0', '--no-agent', ...flags]);
   let url: string;
   try {
     [, url] = (await waitOutput(proc, /skiff serving (https:\/\/\S+)/, 'skiff serve')) as unknown as [string, string];

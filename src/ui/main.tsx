@@ -152,12 +152,18 @@ function App() {
   const [checking, setChecking] = useState(() => !!storedToken());
   const [notice, setNotice] = useState<string | undefined>();
   const [namespace, setNamespaceState] = useState(() => localStorage.getItem(NAMESPACE_KEY) ?? '');
+  // A ServiceAccount usually may look at its own namespace alone: start there.
+  const begin = (api: Api, user: string) => {
+    const sa = /^system:serviceaccount:([^:]+):/.exec(user);
+    if (sa && localStorage.getItem(NAMESPACE_KEY) === null) setNamespaceState(sa[1]);
+    setSession({ api, user });
+  };
   useEffect(() => {
     const token = storedToken();
     if (!token) return;
     const api = new Api(token);
     whoAmI(api).then(
-      (user) => setSession({ api, user }),
+      (user) => begin(api, user),
       (err) => {
         if (err instanceof ApiFailure && err.code === 401) {
           sessionStorage.removeItem(TOKEN_KEY);
@@ -172,7 +178,7 @@ function App() {
     return (
       <SignIn notice={notice} onSignedIn={(api, user, remember) => {
         (remember ? localStorage : sessionStorage).setItem(TOKEN_KEY, api.token);
-        setSession({ api, user });
+        begin(api, user);
       }} />
     );
   }
