@@ -14,7 +14,8 @@ const PATCH_TYPES: Record<PatchType, string> = {
 
 /** The Kubernetes API of the server that served the console, called with one bearer token. */
 export class Api {
-  constructor(readonly token: string) {}
+  /** `base`: the API's origin; '' (the page's own) in the console. */
+  constructor(readonly token: string, private readonly base = '') {}
 
   private headers(contentType?: string): Record<string, string> {
     const h: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
@@ -23,7 +24,7 @@ export class Api {
   }
 
   async request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const res = await fetch(path, {
+    const res = await fetch(this.base + path, {
       method,
       headers: this.headers(body === undefined ? undefined : contentType),
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -57,7 +58,7 @@ export class Api {
    * it or `signal` aborts. A partial last line is delivered when the stream ends.
    */
   async stream(path: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
-    const res = await fetch(path, { headers: this.headers(), signal });
+    const res = await fetch(this.base + path, { headers: this.headers(), signal });
     if (!res.ok || !res.body) {
       const text = await res.text();
       let data: any;

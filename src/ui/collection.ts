@@ -145,6 +145,8 @@ export class Collection {
     q.set('watch', '1');
     q.set('allowWatchBookmarks', 'true');
     q.set('resourceVersion', this.rv);
+    // As client-go's reflector: each watch asks to end within 5-10 minutes, so connections turn over.
+    if (!q.has('timeoutSeconds')) q.set('timeoutSeconds', String(300 + Math.floor(Math.random() * 300)));
     await this.api.stream(`${this.path}?${q}`, (line) => {
       if (!line.trim()) return;
       const event = JSON.parse(line) as { type: string; object: any };
