@@ -24,7 +24,7 @@ export function canI(api: Api, a: Access): Promise<boolean> {
   const hit = byKey.get(key);
   if (hit && Date.now() - hit.at < TTL_MS) return hit.allowed;
   const allowed = api
-    .post('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+    .review('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SelfSubjectAccessReview',
       spec: { resourceAttributes: { verb: a.verb, group: a.group, resource: a.resource, subresource: a.subresource, namespace: a.namespace || undefined } },

@@ -23,12 +23,25 @@ export class Api {
     return h;
   }
 
-  async request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const res = await fetch(this.base + path, {
-      method,
-      headers: this.headers(body === undefined ? undefined : contentType),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  /**
+   * One call. Reads (and, with `retries`, other calls that change nothing) are tried again when no
+   * answer came at all, as when a phone changes networks.
+   */
+  async request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json', retries = method === 'GET' ? 2 : 0): Promise<T> {
+    let res: Response;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(this.base + path, {
+          method,
+          headers: this.headers(body === undefined ? undefined : contentType),
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        break;
+      } catch (err) {
+        if (attempt >= retries) throw err;
+        await new Promise((r) => setTimeout(r, 300 * (attempt + 1)));
+      }
+    }
     const text = await res.text();
     let data: any;
     try {
@@ -45,6 +58,10 @@ export class Api {
   }
   post<T = any>(path: string, body: unknown): Promise<T> {
     return this.request<T>('POST', path, body);
+  }
+  /** POST of a review (SelfSubjectReview, SelfSubjectAccessReview): it writes nothing, so it is retried like a read. */
+  review<T = any>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, body, 'application/json', 2);
   }
   patch<T = any>(path: string, body: unknown, type: PatchType = 'merge'): Promise<T> {
     return this.request<T>('PATCH', path, body, PATCH_TYPES[type]);

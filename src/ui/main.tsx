@@ -33,7 +33,7 @@ function useRoute(): string[] {
 }
 
 async function whoAmI(api: Api): Promise<string> {
-  const review = await api.post('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+  const review = await api.review('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'SelfSubjectReview',
   });

@@ -31,9 +31,24 @@ export async function openPage(browser: Browser, width = 1280, height = 900): Pr
   return { context, page };
 }
 
+/**
+ * page.goto, again when Chromium dropped the load because the machine's network changed
+ * (ERR_NETWORK_CHANGED: agents, this file's and others', add pod interfaces at any time).
+ */
+export async function goto(page: Page, url: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('ERR_NETWORK_CHANGED')) throw err;
+    }
+  }
+}
+
 /** Signs in on the console at `url` (the server's base URL) with `token`. */
 export async function signIn(page: Page, url: string, token: string): Promise<void> {
-  await page.goto(`${url}/ui`);
+  await goto(page, `${url}/ui`);
   await page.getByLabel('Token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Views' }).waitFor();
