@@ -29,6 +29,7 @@ import type { WatchPolling } from './watch.js';
 import { EXPOSITION_CONTENT_TYPE } from './metrics-registry.js';
 import type { ServerMetrics } from './server-metrics.js';
 import { isConsolePath, serveConsole } from './console.js';
+import { compressLarge, type Gzip } from './compression.js';
 
 export interface AppOptions {
   store: Store;
@@ -58,6 +59,8 @@ export interface AppOptions {
   serviceRanges?: ServiceRanges;
   /** What `GET /metrics` answers (Prometheus' text format) and counts every request; absent: 404. */
   metrics?: ServerMetrics;
+  /** Gzips large GET answers for clients that accept it, as kube-apiserver does; absent: none are. */
+  gzip?: Gzip;
   /** The nodes' tunnels, held by the home; absent: nodes cannot be reached (logs, exec, ... answer 503). */
   tunnels?: NodeTunnels;
   /** skiff as the ingress controller: Ingress traffic goes to Services through `forward`; absent: no ingress. */
@@ -118,6 +121,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   if (ingress) app.use('*', async (c, next) => (await ingress.handle(c.req.raw, c.req.path)) ?? next());
   // Every API request counted (refused ones too), as kube-apiserver's apiserver_request_total.
   if (opts.metrics) app.use('*', opts.metrics.middleware());
+  if (opts.gzip) app.use('*', compressLarge(opts.gzip));
 
   app.use('*', async (c, next) => {
     if (PUBLIC_PATHS.has(c.req.path) || isConsolePath(c.req.path)) return next();

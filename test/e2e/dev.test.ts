@@ -19,6 +19,7 @@ import { NodePlayer } from '../helpers/node-player.js';
 import { startAgentProcess } from '../helpers/agent.js';
 import { hasKubectl, httpsFetch, kubectl, kubectlPath, repoRoot, runSkiff, tempDir, testClusterCidr, type HttpResult, type RequestInit as HttpInit } from '../helpers/skiff-server.js';
 import { freePort } from '../helpers/free-port.js';
+import { launchChromium, noChromium, openPage, signIn } from '../helpers/browser.js';
 
 if (!hasKubectl) console.warn('dev.test.ts: /usr/bin/kubectl is absent, skipping the kubectl checks');
 
@@ -207,6 +208,30 @@ describe('skiff dev', () => {
         watch.kill();
       }
     });
+  });
+
+  // The console in the Worker's home: watches that polling ends are resumed, so the page stays live.
+  it.skipIf(!!noChromium)('serves the web console: the played nodes on the Fleet, a Deployment scaled from it', async () => {
+    const web = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'console' }, spec: { replicas: 1, selector: { matchLabels: { app: 'console' } }, template: { metadata: { labels: { app: 'console' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } } };
+    expect((await api('/apis/apps/v1/namespaces/default/deployments', { method: 'POST', body: web })).status).toBe(201);
+    const browser = await launchChromium();
+    try {
+      const { page } = await openPage(browser, 1280);
+      await signIn(page, url, token);
+      for (const name of ['edge-1', 'edge-2']) await page.locator(`[data-testid="node-${name}"][data-status="Ready"]`).waitFor();
+      await page.evaluate(() => (location.hash = '#/workloads'));
+      const card = page.getByTestId('deployment-default-console');
+      const ready = card.getByRole('progressbar', { name: 'Ready pods' });
+      const readyText = (text: string) => eventually(`"${text}" on the card`, async () => ((await ready.getAttribute('aria-valuetext', { timeout: 1000 })) === text ? true : undefined), 60_000);
+      await readyText('1 of 1 ready');
+      await card.getByLabel('Replicas', { exact: true }).fill('2');
+      await card.getByRole('button', { name: 'Scale' }).click();
+      await readyText('2 of 2 ready');
+      expect((await api('/apis/apps/v1/namespaces/default/deployments/console')).json().spec.replicas).toBe(2);
+    } finally {
+      // The Deployment stays: deleting it would set passes going that the /__scheduled test must not meet.
+      await browser.close();
+    }
   });
 
   it('joins a real agent, which runs a pod that becomes Ready; logs, exec and an Ingress reach it through its tunnel', async () => {
