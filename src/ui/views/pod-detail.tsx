@@ -2,6 +2,7 @@
 // metadata.name) and of its events (involvedObject.name and kind, both field selectors skiff serves),
 // its containers' states, its log streamed, and a Delete.
 import { useEffect, useState } from 'preact/hooks';
+import { useCan } from '../access.js';
 import { ApiFailure, collectionPath, objectPath } from '../api.js';
 import type { Obj } from '../collection.js';
 import { age } from '../format.js';
@@ -211,6 +212,7 @@ function DeletePod({ pod }: { pod: Obj }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const terminating = !!pod.metadata.deletionTimestamp;
+  const canDelete = useCan({ verb: 'delete', group: '', resource: 'pods', namespace: pod.metadata.namespace }) !== false;
   const remove = async () => {
     setBusy(true);
     setError('');
@@ -232,7 +234,7 @@ function DeletePod({ pod }: { pod: Obj }) {
             <button type="button" class="danger" disabled={busy} onClick={remove} autoFocus>{busy ? 'Deleting…' : 'Delete pod'}</button>
             <button type="button" class="secondary" onClick={() => setConfirming(false)}>Cancel</button>
           </div>
-        ) : <button type="button" class="danger" onClick={() => setConfirming(true)}>Delete</button>}
+        ) : canDelete && <button type="button" class="danger" onClick={() => setConfirming(true)}>Delete</button>}
       {error && <p role="alert" class="error">{error}</p>}
     </div>
   );

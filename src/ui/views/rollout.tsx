@@ -6,6 +6,7 @@ import { ApiFailure } from '../api.js';
 import type { Obj } from '../collection.js';
 import { age, percent } from '../format.js';
 import { useSession } from '../hooks.js';
+import { useCan } from '../access.js';
 import { restartWorkload, scaleDeployment, setPaused, undoDeployment, useAction } from './workload-actions.js';
 import {
   deploymentRollout, deploymentStrategy, images, previousRevision, revisionOf, revisionRows, rolloutTone, type RevisionRow,
@@ -92,6 +93,10 @@ function DeploymentActions({ d, owned }: { d: Obj; owned: Obj[] }) {
   const uid = d.metadata.uid;
   const paused = !!d.spec?.paused;
   useEffect(() => confirmButton.current?.focus(), [confirm]);
+  // Offered only as far as RBAC allows (kubectl scale needs deployments/scale, the rest a patch).
+  const ns = d.metadata.namespace;
+  const canScale = useCan({ verb: 'patch', group: 'apps', resource: 'deployments', subresource: 'scale', namespace: ns }) !== false;
+  const canPatch = useCan({ verb: 'patch', group: 'apps', resource: 'deployments', namespace: ns }) !== false;
 
   const scale = async (e: Event) => {
     e.preventDefault();
@@ -119,22 +124,23 @@ function DeploymentActions({ d, owned }: { d: Obj; owned: Obj[] }) {
     else if (c?.kind === 'undo') await action.run(() => undoDeployment(api, d));
   };
 
+  if (!canScale && !canPatch) return <p class="muted wl-feedback">Read-only: this token may not change Deployments in {ns}.</p>;
   return (
     <div class="wl-actions">
       <div class="actions">
-        <form class="wl-scale" onSubmit={scale} noValidate>
+        {canScale && <form class="wl-scale" onSubmit={scale} noValidate>
           <label for={`replicas-${uid}`}>Replicas</label>
           <input id={`replicas-${uid}`} type="number" min={0} step={1} inputMode="numeric" value={draft ?? String(desired)}
             onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
           <button type="submit" disabled={action.busy}>Scale</button>
-        </form>
-        <div class="wl-buttons" role="group" aria-label="Rollout">
+        </form>}
+        {canPatch && <div class="wl-buttons" role="group" aria-label="Rollout">
           <button type="button" class="secondary" disabled={action.busy} onClick={() => { action.clear(); setConfirm({ kind: 'restart' }); }}>Restart</button>
           <button type="button" class="secondary" disabled={action.busy} onClick={undo}>Undo</button>
           <button type="button" class="secondary" disabled={action.busy} onClick={() => { setConfirm(null); void action.run(() => setPaused(api, d, !paused)); }}>
             {paused ? 'Resume' : 'Pause'}
           </button>
-        </div>
+        </div>}
       </div>
       {confirm && (
         <div class="wl-confirm" role="group" aria-label={confirm.kind === 'restart' ? 'Confirm restart' : 'Confirm undo'}>

@@ -6,6 +6,7 @@ import type { Obj } from '../collection.js';
 import { age, duration } from '../format.js';
 import { useSession } from '../hooks.js';
 import { Progress, RolloutBadge } from './rollout.js';
+import { useCan } from '../access.js';
 import { restartWorkload, setSuspended, useAction, type Action } from './workload-actions.js';
 import { daemonSetRollout, images, jobCompletions, jobDurationMs, jobStatus, jobTone, nodeSelector } from './workload-status.js';
 
@@ -42,6 +43,7 @@ export function DaemonSetCard({ ds, now }: { ds: Obj; now: number }) {
   const confirmButton = useRef<HTMLButtonElement>(null);
   useEffect(() => confirmButton.current?.focus(), [confirming]);
   const s = ds.status ?? {};
+  const canRestart = useCan({ verb: 'patch', group: 'apps', resource: 'daemonsets', namespace: ds.metadata.namespace }) !== false;
   const rollout = daemonSetRollout(ds);
   const want = s.desiredNumberScheduled ?? 0;
   const selector = nodeSelector(ds.spec?.template);
@@ -63,9 +65,9 @@ export function DaemonSetCard({ ds, now }: { ds: Obj; now: number }) {
       </div>
       <div class="wl-images mono" title="Images">{images(ds.spec?.template).join(', ')}</div>
       {rollout.state !== 'Complete' && <p class="wl-line wl-message">{rollout.message}</p>}
-      <div class="actions">
+      {canRestart && <div class="actions">
         <button type="button" class="secondary" disabled={action.busy} onClick={() => { action.clear(); setConfirming(true); }}>Restart</button>
-      </div>
+      </div>}
       {confirming && (
         <div class="wl-confirm" role="group" aria-label="Confirm restart">
           <p>Replace the pod of <b>{ds.metadata.name}</b> on every node with a rolling restart?</p>
@@ -108,6 +110,7 @@ export function CronJobCard({ cj, now }: { cj: Obj; now: number }) {
   const action = useAction();
   const s = cj.status ?? {};
   const suspended = !!cj.spec?.suspend;
+  const canSuspend = useCan({ verb: 'patch', group: 'batch', resource: 'cronjobs', namespace: cj.metadata.namespace }) !== false;
   const active = (s.active ?? []).length;
   return (
     <article class="card wl-card" data-testid={`cronjob-${cj.metadata.namespace}-${cj.metadata.name}`} aria-labelledby={`wl-${cj.metadata.uid}`}>
@@ -123,11 +126,11 @@ export function CronJobCard({ cj, now }: { cj: Obj; now: number }) {
         <div><dt>Last successful</dt><dd>{since(s.lastSuccessfulTime, now)}</dd></div>
       </dl>
       <div class="wl-images mono" title="Images">{images(cj.spec?.jobTemplate?.spec?.template).join(', ')}</div>
-      <div class="actions">
+      {canSuspend && <div class="actions">
         <button type="button" class="secondary" disabled={action.busy} onClick={() => void action.run(() => setSuspended(api, cj, !suspended))}>
           {suspended ? 'Resume' : 'Suspend'}
         </button>
-      </div>
+      </div>}
       <Feedback action={action} />
     </article>
   );
