@@ -4,7 +4,7 @@
 // API answers a Status (503 not connected, 400 not started yet...), shown instead of the log.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure } from '../api.js';
-import type { Obj } from '../collection.js';
+import { sleep, type Obj } from '../collection.js';
 import { useSession } from '../hooks.js';
 
 const TAIL = 500;
@@ -32,16 +32,6 @@ function defaultContainer(pod: Obj): string {
   const names = (pod.spec?.containers ?? []).map((c: any) => c.name);
   const annotated = pod.metadata.annotations?.['kubectl.kubernetes.io/default-container'];
   return annotated && names.includes(annotated) ? annotated : names[0] ?? '';
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }
 
 export function PodLogs({ pod }: { pod: Obj }) {
