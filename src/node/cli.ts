@@ -97,7 +97,7 @@ const FLAGS = {
     type: 'string',
     placeholder: 'DURATION',
     default: '1h',
-    help: 'how long Events are kept',
+    help: 'how long Events are kept after they were last written or seen',
   },
   'horizontal-pod-autoscaler-sync-period': {
     type: 'string',
