@@ -46,6 +46,8 @@ interface Backoff {
   seconds: number;
   /** When the container (or pull) last failed; restarts wait until this plus `seconds`. */
   since: number;
+  /** The BackOff event of this wait was recorded (once per wait, as kubelet's are aggregated). */
+  told?: boolean;
 }
 
 interface Probes {
@@ -309,6 +311,10 @@ export class PodWorker {
     if (b && Date.now() < b.since + b.seconds * 1000) {
       const { metadata } = this.pod;
       this.waiting.set(k, { reason: 'CrashLoopBackOff', message: `back-off ${b.seconds}s restarting failed container=${c.name} pod=${metadata.name}_${metadata.namespace}(${metadata.uid})` });
+      if (!b.told) {
+        b.told = true;
+        this.deps.event(this.pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${metadata.name}_${metadata.namespace}(${metadata.uid})`);
+      }
       this.wakeAt(b.since + b.seconds * 1000);
       return;
     }

@@ -147,6 +147,13 @@ describe('skiff agent with the process runtime, against skiff serve', () => {
     const s = p.status.containerStatuses[0];
     expect(s.lastState.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
     expect(s.state.waiting.message).toMatch(/^back-off 10s restarting failed container=crash pod=crash_default/);
+    // ... and says so in a Warning event, as kubelet does.
+    const backOff = await until('a BackOff event', async () => {
+      const events = await api('/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dcrash,reason%3DBackOff');
+      return events.items?.[0];
+    });
+    expect(backOff).toMatchObject({ type: 'Warning', source: { component: 'kubelet' } });
+    expect(backOff.message).toBe(`Back-off restarting failed container crash in pod crash_default(${p.metadata.uid})`);
     if (hasKubectl) {
       const out = await server.kubectl(['get', 'pod', 'crash', '--no-headers']);
       expect(out.stdout).toMatch(/crash\s+0\/1\s+CrashLoopBackOff\s+[1-9]/);
