@@ -24,10 +24,11 @@ export class Api {
   }
 
   /**
-   * One call. Reads (and, with `retries`, other calls that change nothing) are tried again when no
-   * answer came at all, as when a phone changes networks.
+   * One call. Reads and patches are tried again when no answer came at all, as when a phone (or a
+   * machine whose interfaces come and go) changes networks: the console's patches set values
+   * rather than add to them, so one applied twice changes nothing more. Creates and deletes are not.
    */
-  async request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json', retries = method === 'GET' ? 2 : 0): Promise<T> {
+  async request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json', retries = method === 'GET' || method === 'PATCH' ? 2 : 0): Promise<T> {
     let res: Response;
     for (let attempt = 0; ; attempt++) {
       try {

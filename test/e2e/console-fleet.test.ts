@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { microTime, kubeTime } from '../../src/agent/node-status.js';
 import { caCertHash } from '../../src/node/certs.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent.js';
-import { launchChromium, noChromium, openPage, screenshotPath, signIn } from '../helpers/browser.js';
+import { goto, launchChromium, noChromium, openPage, screenshotPath, signIn } from '../helpers/browser.js';
 import { runSkiff, startSkiff, tempDir, type RequestInit, type SkiffServer } from '../helpers/skiff-server.js';
 import { until } from '../helpers/until.js';
 
@@ -148,7 +148,7 @@ describe.skipIf(!!noChromium)('console: the Fleet view', { timeout: 120_000 }, (
   });
 
   it('refuses a wrong token', async () => {
-    await page.goto(`${server.url}/ui`);
+    await goto(page, `${server.url}/ui`);
     await page.getByLabel('Token').fill('not-a-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     const alert = page.getByRole('alert');

@@ -302,7 +302,12 @@ describe('logs, exec, cp, port-forward and top through the tunnel of an agent be
         }
         return seen.has('alpha-1 /where\n') && seen.has('alpha-2 /where\n');
       });
-      expect((await get('beta.reach.test')).text).toBe('beta-1 /where\n');
+      // beta-1 may start after both alpha pods: its endpoint comes once it is Ready.
+      const beta = await until('beta-1 to serve through the Ingress', async () => {
+        const r = await get('beta.reach.test');
+        return r.status === 200 && r.text;
+      });
+      expect(beta).toBe('beta-1 /where\n');
       // kubectl port-forward to a Service (and a Deployment) picks one of its pods, and the Service's targetPort.
       const v = VERSIONS.find((x) => !missing.includes(x))!;
       const port = await freePort();

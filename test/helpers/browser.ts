@@ -33,7 +33,8 @@ export async function openPage(browser: Browser, width = 1280, height = 900): Pr
 
 /**
  * page.goto, again when Chromium dropped the load because the machine's network changed
- * (ERR_NETWORK_CHANGED: agents, this file's and others', add pod interfaces at any time).
+ * (ERR_NETWORK_CHANGED, or its error page: agents, this file's and others', add pod interfaces at
+ * any time).
  */
 export async function goto(page: Page, url: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -41,7 +42,8 @@ export async function goto(page: Page, url: string): Promise<void> {
       await page.goto(url);
       return;
     } catch (err) {
-      if (attempt >= 3 || !String(err).includes('ERR_NETWORK_CHANGED')) throw err;
+      if (attempt >= 5 || !/ERR_NETWORK_CHANGED|chrome-error:/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }
