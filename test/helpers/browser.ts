@@ -50,7 +50,16 @@ export async function goto(page: Page, url: string): Promise<void> {
 
 /** Signs in on the console at `url` (the server's base URL) with `token`. */
 export async function signIn(page: Page, url: string, token: string): Promise<void> {
-  await goto(page, `${url}/ui`);
+  // The page loads again if its script was lost to a network change (the page stays blank then).
+  for (let attempt = 0; ; attempt++) {
+    await goto(page, `${url}/ui`);
+    try {
+      await page.getByLabel('Token').waitFor({ timeout: 10_000 });
+      break;
+    } catch (err) {
+      if (attempt >= 2) throw err;
+    }
+  }
   await page.getByLabel('Token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Views' }).waitFor();
