@@ -44,15 +44,64 @@ function saved(): string {
   return execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
+type Api = (path: string, init?: Parameters<SkiffServer['request']>[1]) => Promise<any>;
+interface Pods {
+  ips: Record<string, string>;
+  uids: Record<string, string>;
+}
+
+/** web.mjs pods (label app=NAME), on the node given (else where the scheduler puts them), once each is Running with an address. */
+async function runWebPods(api: Api, pods: [name: string, node?: string][], into: Pods): Promise<void> {
+  for (const [name, node] of pods) {
+    await api(`/api/v1/namespaces/${NS}/pods`, {
+      method: 'POST',
+      body: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, labels: { app: name } },
+        spec: {
+          ...(node ? { nodeName: node } : {}),
+          containers: [{
+            name: 'web',
+            image: 'node',
+            command: [process.execPath, WEB],
+            ports: [{ containerPort: 8080, name: 'http' }],
+            env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          }],
+        },
+      },
+    });
+  }
+  for (const [name] of pods) {
+    const p = await until(`pod ${name} running with an address`, async () => {
+      const got = await api(`/api/v1/namespaces/${NS}/pods/${name}`);
+      return got.status?.phase === 'Running' && got.status.podIP && got;
+    }, 60_000);
+    into.ips[name] = p.status.podIP;
+    into.uids[name] = p.metadata.uid;
+  }
+}
+
+/** What a new connection from inside a pod's network namespace (or from the host) to a pod's web port got. */
+function connectIn(pods: Pods, from: string | 'host', to: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const url = `http://${pods.ips[to]}:8080/`;
+    const [file, args] = from === 'host'
+      ? [process.execPath, ['-e', CLIENT, url]]
+      : ['ip', ['netns', 'exec', netnsName(pods.uids[from]!), process.execPath, '-e', CLIENT, url]];
+    execFile(file, args as string[], { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim())));
+  });
+}
+
 describe.skipIf(!!why)('the agent enforces NetworkPolicy with iptables', () => {
   let server: SkiffServer;
   let agent: AgentProcess;
   let bridge: string;
   let data: string;
-  const ips: Record<string, string> = {};
-  const uids: Record<string, string> = {};
+  const pods: Pods = { ips: {}, uids: {} };
+  const { ips } = pods;
 
-  const api = async (path: string, init?: Parameters<SkiffServer['request']>[1]) => {
+  const api: Api = async (path, init) => {
     const r = await server.request(path, init);
     if (r.status >= 400) throw new Error(`${init?.method ?? 'GET'} ${path}: ${r.status} ${r.text}`);
     return r.json();
@@ -62,15 +111,7 @@ describe.skipIf(!!why)('the agent enforces NetworkPolicy with iptables', () => {
     api(POLICIES, { method: 'POST', body: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name }, spec } });
   const deletePolicy = (name: string) => api(`${POLICIES}/${name}`, { method: 'DELETE' });
 
-  /** What a new connection from inside a pod's network namespace (or from the host) to a pod's web port got. */
-  const connect = (from: string | 'host', to: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const url = `http://${ips[to]}:8080/`;
-      const [file, args] = from === 'host'
-        ? [process.execPath, ['-e', CLIENT, url]]
-        : ['ip', ['netns', 'exec', netnsName(uids[from]!), process.execPath, '-e', CLIENT, url]];
-      execFile(file, args as string[], { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim())));
-    });
+  const connect = (from: string | 'host', to: string) => connectIn(pods, from, to);
 
   beforeAll(async () => {
     server = await startSkiff({ args: ['--reconcile-interval', '500ms'] });
@@ -86,33 +127,7 @@ describe.skipIf(!!why)('the agent enforces NetworkPolicy with iptables', () => {
     bridge = bridgeFor(node.spec.podCIDR);
 
     await api('/api/v1/namespaces', { method: 'POST', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } });
-    for (const name of ['web', 'client', 'other']) {
-      await api(`/api/v1/namespaces/${NS}/pods`, {
-        method: 'POST',
-        body: {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name, labels: { app: name } },
-          spec: {
-            containers: [{
-              name: 'web',
-              image: 'node',
-              command: [process.execPath, WEB],
-              ports: [{ containerPort: 8080, name: 'http' }],
-              env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-            }],
-          },
-        },
-      });
-    }
-    for (const name of ['web', 'client', 'other']) {
-      const p = await until(`pod ${name} running with an address`, async () => {
-        const got = await api(`/api/v1/namespaces/${NS}/pods/${name}`);
-        return got.status?.phase === 'Running' && got.status.podIP && got;
-      }, 60_000);
-      ips[name] = p.status.podIP;
-      uids[name] = p.metadata.uid;
-    }
+    await runWebPods(api, [['web'], ['client'], ['other']], pods);
     for (const [from, to] of [['client', 'web'], ['other', 'web'], ['client', 'other'], ['host', 'web']]) {
       await until(`${from} reaching ${to} before any policy`, async () => (await connect(from!, to!)) === to);
     }
@@ -207,20 +222,15 @@ describe.skipIf(!!why)('NetworkPolicy across two nodes (the direct path)', () =>
   let server: SkiffServer;
   const agents: AgentProcess[] = [];
   const bridges: string[] = [];
-  const ips: Record<string, string> = {};
-  const uids: Record<string, string> = {};
+  const pods: Pods = { ips: {}, uids: {} };
   const NODES = ['netpol-a', 'netpol-b'];
 
-  const api = async (path: string, init?: Parameters<SkiffServer['request']>[1]) => {
+  const api: Api = async (path, init) => {
     const r = await server.request(path, init);
     if (r.status >= 400) throw new Error(`${init?.method ?? 'GET'} ${path}: ${r.status} ${r.text}`);
     return r.json();
   };
-  const connect = (from: string, to: string): Promise<string> =>
-    new Promise((resolve, reject) => {
-      execFile('ip', ['netns', 'exec', netnsName(uids[from]!), process.execPath, '-e', CLIENT, `http://${ips[to]}:8080/`], { timeout: 30_000 }, (err, stdout, stderr) =>
-        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()));
-    });
+  const connect = (from: string, to: string) => connectIn(pods, from, to);
 
   beforeAll(async () => {
     server = await startSkiff({ args: ['--reconcile-interval', '500ms'] });
@@ -238,34 +248,7 @@ describe.skipIf(!!why)('NetworkPolicy across two nodes (the direct path)', () =>
     }
     await api('/api/v1/namespaces', { method: 'POST', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } } });
     // web on the first node; client and other on the second.
-    for (const [name, node] of [['web', NODES[0]], ['client', NODES[1]], ['other', NODES[1]]] as const) {
-      await api(`/api/v1/namespaces/${NS}/pods`, {
-        method: 'POST',
-        body: {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name, labels: { app: name } },
-          spec: {
-            nodeName: node,
-            containers: [{
-              name: 'web',
-              image: 'node',
-              command: [process.execPath, WEB],
-              ports: [{ containerPort: 8080, name: 'http' }],
-              env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-            }],
-          },
-        },
-      });
-    }
-    for (const name of ['web', 'client', 'other']) {
-      const p = await until(`pod ${name} running with an address`, async () => {
-        const got = await api(`/api/v1/namespaces/${NS}/pods/${name}`);
-        return got.status?.phase === 'Running' && got.status.podIP && got;
-      }, 60_000);
-      ips[name] = p.status.podIP;
-      uids[name] = p.metadata.uid;
-    }
+    await runWebPods(api, [['web', NODES[0]], ['client', NODES[1]], ['other', NODES[1]]], pods);
     for (const from of ['client', 'other']) await until(`${from} reaching web on the other node`, async () => (await connect(from, 'web')) === 'web');
   }, 120_000);
 
