@@ -14,20 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/agent/client.js';
 import { CrossNode } from '../../src/agent/cross-node.js';
 import { removeCrossNodeRules } from '../../src/agent/cross-node-rules.js';
+import { iptablesUsable } from '../../src/agent/network-policy-iptables.js';
 import { netnsName, PodNetwork } from '../../src/agent/runtimes/pod-network.js';
 import { startApi, TOKEN, type ApiServer } from '../helpers/api-server.js';
 import { testClusterCidr } from '../helpers/skiff-server.js';
 import { until } from '../helpers/until.js';
 
-const iptables = (() => {
-  try {
-    execFileSync('iptables', ['-t', 'nat', '-S', 'POSTROUTING'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const canRun = iptables && (await PodNetwork.supported());
+const canRun = (await iptablesUsable()) && (await PodNetwork.supported());
 if (!canRun) console.warn('test/agent/cross-node-direct.test.ts skipped: it needs root on Linux with `ip netns` and iptables');
 
 const hex = randomBytes(3).toString('hex');

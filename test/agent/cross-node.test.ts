@@ -8,21 +8,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeFor } from '../../src/agent/agent.js';
 import { gatewayOf } from '../../src/agent/cross-node.js';
+import { iptablesUsable } from '../../src/agent/network-policy-iptables.js';
 import { netnsName, PodNetwork } from '../../src/agent/runtimes/pod-network.js';
 import { caCertHash } from '../../src/node/certs.js';
 import { cleanUpAgents, startAgentProcess, type AgentProcess } from '../helpers/agent.js';
 import { runSkiff, startSkiff, tempDir, type SkiffServer } from '../helpers/skiff-server.js';
 import { until } from '../helpers/until.js';
 
-const iptables = (() => {
-  try {
-    execFileSync('iptables', ['-t', 'nat', '-S', 'POSTROUTING'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const canRun = iptables && (await PodNetwork.supported());
+const canRun = (await iptablesUsable()) && (await PodNetwork.supported());
 if (!canRun) console.warn('test/agent/cross-node.test.ts skipped: it needs root on Linux with `ip netns` and iptables');
 
 const NS = 'default';
