@@ -1,22 +1,20 @@
 // Events: the namespace's (or every namespace's) core v1 events, warnings first, then newest first.
 // events.k8s.io/v1 serves the same objects under other field names; the core API is what kubectl
 // get events and describe read, and what every client writes.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { collectionPath } from '../api.js';
 import type { Obj } from '../collection.js';
 import { useCollection, useDerived, useNow, useSession } from '../hooks.js';
+import { ShowMore, useRowLimit } from '../row-limit.js';
 import { EventTable, isWarning, sortEvents } from './event-list.js';
-
-const PAGE = 200;
 
 export function Events() {
   const { namespace } = useSession();
   const events = useCollection(collectionPath('v1', 'events', namespace));
   const [filter, setFilter] = useState('');
   const [warningsOnly, setWarningsOnly] = useState(false);
-  const [limit, setLimit] = useState(PAGE);
+  const [limit, more] = useRowLimit([namespace, filter, warningsOnly]);
   const now = useNow(2000);
-  useEffect(() => setLimit(PAGE), [namespace]);
 
   const sorted = useDerived(() => {
     const list = sortEvents([...(events?.list() ?? [])]);
@@ -44,10 +42,7 @@ export function Events() {
       </div>
       <div class="toolbar">
         <input type="search" aria-label="Filter events" placeholder="Filter by reason, object or message (/)" value={filter}
-          onInput={(e) => {
-            setFilter((e.target as HTMLInputElement).value);
-            setLimit(PAGE);
-          }} />
+          onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
         <label class="check">
           <input type="checkbox" checked={warningsOnly} onChange={(e) => setWarningsOnly((e.target as HTMLInputElement).checked)} /> Warnings only
         </label>
@@ -55,12 +50,7 @@ export function Events() {
       {!events?.synced && !sorted.list.length && !events?.error ? <p class="empty">Loading events…</p>
         : !matched.length ? <p class="empty">{sorted.list.length ? 'No event matches the filter.' : `No events${namespace ? ` in ${namespace}` : ''}.`}</p>
           : <EventTable events={shown} now={new Date(now)} showNamespace={!namespace} />}
-      {matched.length > limit && (
-        <div class="actions">
-          <button type="button" class="secondary" onClick={() => setLimit(limit + PAGE * 5)}>Show more</button>
-          <span class="muted">{shown.length} of {matched.length} shown</span>
-        </div>
-      )}
+      <ShowMore shown={shown.length} total={matched.length} onMore={more} />
     </section>
   );
 }

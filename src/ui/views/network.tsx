@@ -2,14 +2,14 @@
 // labelled kubernetes.io/service-name), and Ingresses with where each path goes. Three watches:
 // services, endpointslices, ingresses.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { collectionPath } from '../api.js';
 import type { Obj } from '../collection.js';
 import { age } from '../format.js';
 import { useCollection, useDerived, useNow, useSession } from '../hooks.js';
+import { ShowMore, useRowLimit } from '../row-limit.js';
 import { podHref } from './pods.js';
 
-const PAGE = 200;
 const ADDRESSES_SHOWN = 8;
 
 interface Address {
@@ -263,8 +263,7 @@ function Capped<T>({ rows, total, loading, what, namespace, children }: {
   namespace: string;
   children: (rows: T[]) => ComponentChildren;
 }) {
-  const [limit, setLimit] = useState(PAGE);
-  useEffect(() => setLimit(PAGE), [namespace]);
+  const [limit, more] = useRowLimit([namespace]);
   if (!rows.length) {
     const text = loading ? `Loading ${what}…` : total ? `No ${what} match the filter.` : `No ${what}${namespace ? ` in ${namespace}` : ''}.`;
     return <p class="empty">{text}</p>;
@@ -272,12 +271,7 @@ function Capped<T>({ rows, total, loading, what, namespace, children }: {
   return (
     <>
       {children(rows.slice(0, limit))}
-      {rows.length > limit && (
-        <div class="actions">
-          <button type="button" class="secondary" onClick={() => setLimit(limit + PAGE * 5)}>Show more</button>
-          <span class="muted">{limit} of {rows.length} shown</span>
-        </div>
-      )}
+      <ShowMore shown={Math.min(limit, rows.length)} total={rows.length} onMore={more} />
     </>
   );
 }

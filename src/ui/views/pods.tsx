@@ -1,15 +1,14 @@
 // Pods: every pod of the namespace picked in the header (or all), as `kubectl get pods -o wide`
 // prints them, problem pods first. Derived once per change of the collection, so 10,000 pods cost one
 // pass when something changes, not one per render; only the first rows are drawn.
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { collectionPath } from '../api.js';
 import type { Obj } from '../collection.js';
 import { age } from '../format.js';
 import { useCollection, useDerived, useNow, useSession } from '../hooks.js';
+import { ShowMore, useRowLimit } from '../row-limit.js';
 import { podStatusCells } from '../../kinds/pod.js';
 import { podProblem, podReady, StatusBadge } from './pod-status.js';
-
-const PAGE = 200;
 
 // A watch event replaces a pod's object, so a row computed for an object stays right for it: a
 // change to one pod of 10,000 recomputes one row (STATUS does not depend on the time).
@@ -28,9 +27,8 @@ export function Pods() {
   const { namespace } = useSession();
   const pods = useCollection(collectionPath('v1', 'pods', namespace));
   const [filter, setFilter] = useState('');
-  const [limit, setLimit] = useState(PAGE);
+  const [limit, more] = useRowLimit([namespace, filter]);
   const now = useNow(2000);
-  useEffect(() => setLimit(PAGE), [namespace]);
 
   const derived = useDerived(() => {
     const at = new Date();
@@ -75,10 +73,7 @@ export function Pods() {
       </div>
       <div class="toolbar">
         <input type="search" aria-label="Filter pods" placeholder="Filter by name, node or status (/)" value={filter}
-          onInput={(e) => {
-            setFilter((e.target as HTMLInputElement).value);
-            setLimit(PAGE);
-          }} />
+          onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
       </div>
       {!pods?.synced && !derived.rows.length && !pods?.error ? <p class="empty">Loading pods…</p>
         : !matched.length ? <p class="empty">{derived.rows.length ? 'No pod matches the filter.' : `No pods${namespace ? ` in ${namespace}` : ''}.`}</p>
@@ -119,12 +114,7 @@ export function Pods() {
               </table>
             </div>
           )}
-      {matched.length > limit && (
-        <div class="actions">
-          <button type="button" class="secondary" onClick={() => setLimit(limit + PAGE * 5)}>Show more</button>
-          <span class="muted">{shown.length} of {matched.length} shown</span>
-        </div>
-      )}
+      <ShowMore shown={shown.length} total={matched.length} onMore={more} />
     </section>
   );
 }

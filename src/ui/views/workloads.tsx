@@ -6,6 +6,7 @@ import type { JSX } from 'preact';
 import { collectionPath } from '../api.js';
 import type { Collection, Obj } from '../collection.js';
 import { useCollection, useDerived, useNow, useSession } from '../hooks.js';
+import { ShowMore, useRowLimit } from '../row-limit.js';
 import { DeploymentCard } from './rollout.js';
 import { CronJobCard, DaemonSetCard, JobCard } from './workload-cards.js';
 import { byNamespaceAndName, deploymentRollout, jobStatus, matches, replicaSetsByOwner } from './workload-status.js';
@@ -17,9 +18,6 @@ const KINDS = [
   { id: 'cronjobs', label: 'CronJobs' },
 ] as const;
 type Kind = (typeof KINDS)[number]['id'];
-
-/** Cards drawn at first; more on request, so thousands of Jobs do not make one slow page. */
-const PAGE = 200;
 
 function tabFromHash(): Kind {
   const arg = location.hash.replace(/^#\/?/, '').split('/')[1];
@@ -77,16 +75,12 @@ function CollectionState({ c, what, count, filter }: { c: Collection | undefined
 }
 
 function Cards({ items, render, wide }: { items: Obj[]; render: (o: Obj) => JSX.Element; wide?: boolean }) {
-  const [limit, setLimit] = useState(PAGE);
+  const [limit, more] = useRowLimit([]);
   if (!items.length) return null;
   return (
     <>
       <div class={`cards wl-cards ${wide ? 'wide' : ''}`}>{items.slice(0, limit).map(render)}</div>
-      {items.length > limit && (
-        <p class="wl-more">
-          Showing {limit} of {items.length}. <button type="button" class="secondary" onClick={() => setLimit(limit + PAGE)}>Show {Math.min(PAGE, items.length - limit)} more</button>
-        </p>
-      )}
+      <ShowMore shown={Math.min(limit, items.length)} total={items.length} onMore={more} />
     </>
   );
 }
